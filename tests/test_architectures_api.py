@@ -98,8 +98,14 @@ def test_unet_config_defaults_match_dacapo_0_3_5():
 
 def test_unet_properties():
     config = CNNectomeUNetConfig(
-        name="u", input_shape=(52, 52, 52), fmaps_out=3, fmaps_in=2, num_fmaps=4,
-        fmap_inc_factor=2, downsample_factors=[(2, 2, 2)], eval_shape_increase=(8, 8, 8),
+        name="u",
+        input_shape=(52, 52, 52),
+        fmaps_out=3,
+        fmaps_in=2,
+        num_fmaps=4,
+        fmap_inc_factor=2,
+        downsample_factors=[(2, 2, 2)],
+        eval_shape_increase=(8, 8, 8),
     )
     net = config.architecture_type(config)
     assert isinstance(net, Architecture)
@@ -114,16 +120,27 @@ def test_unet_properties():
 
 def test_eval_shape_increase_defaults_to_zeros():
     config = CNNectomeUNetConfig(
-        name="u", input_shape=(44, 44), fmaps_out=1, fmaps_in=1, num_fmaps=2,
-        fmap_inc_factor=2, downsample_factors=[(2, 2)],
+        name="u",
+        input_shape=(44, 44),
+        fmaps_out=1,
+        fmaps_in=1,
+        num_fmaps=2,
+        fmap_inc_factor=2,
+        downsample_factors=[(2, 2)],
     )
     assert config.architecture_type(config).eval_shape_increase == Coordinate(0, 0)
 
 
 def test_scale_divides_with_integer_truncation_like_dacapo():
     config = CNNectomeUNetConfig(
-        name="u", input_shape=(48, 48), fmaps_out=1, fmaps_in=1, num_fmaps=2,
-        fmap_inc_factor=2, downsample_factors=[(2, 2)], upsample_factors=[(2, 2), (1, 2)],
+        name="u",
+        input_shape=(48, 48),
+        fmaps_out=1,
+        fmaps_in=1,
+        num_fmaps=2,
+        fmap_inc_factor=2,
+        downsample_factors=[(2, 2)],
+        upsample_factors=[(2, 2), (1, 2)],
     )
     net = config.architecture_type(config)
     assert net.scale(Coordinate(8, 8)) == Coordinate(4, 2)
@@ -133,8 +150,13 @@ def test_scale_divides_with_integer_truncation_like_dacapo():
 
 def test_four_dimensional_input_is_a_clear_error():
     config = CNNectomeUNetConfig(
-        name="u", input_shape=(10, 44, 44, 44), fmaps_out=1, fmaps_in=1, num_fmaps=2,
-        fmap_inc_factor=2, downsample_factors=[(1, 2, 2, 2)],
+        name="u",
+        input_shape=(10, 44, 44, 44),
+        fmaps_out=1,
+        fmaps_in=1,
+        num_fmaps=2,
+        fmap_inc_factor=2,
+        downsample_factors=[(1, 2, 2, 2)],
     )
     valid, reason = config.verify()
     assert not valid and "2D or 3D" in reason
@@ -144,8 +166,13 @@ def test_four_dimensional_input_is_a_clear_error():
 
 def test_forward_refuses_wrong_channels_and_dims():
     config = CNNectomeUNetConfig(
-        name="u", input_shape=(44, 44), fmaps_out=1, fmaps_in=2, num_fmaps=2,
-        fmap_inc_factor=2, downsample_factors=[(2, 2)],
+        name="u",
+        input_shape=(44, 44),
+        fmaps_out=1,
+        fmaps_in=2,
+        num_fmaps=2,
+        fmap_inc_factor=2,
+        downsample_factors=[(2, 2)],
     )
     net = config.architecture_type(config)
     with pytest.raises(ValueError, match="2 input channels, got 1"):

@@ -29,6 +29,8 @@ def test_info_reports_errors_in_one_line(tmp_path, capsys):
 def test_console_script_runs():
     result = subprocess.run(
         [sys.executable, "-m", "napari_dacapo", "info", "unet2d"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "252 × 252 → 212 × 212" in result.stdout

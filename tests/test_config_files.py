@@ -12,11 +12,22 @@ from napari_dacapo.examples import example_config, example_config_paths
 from napari_dacapo.io import ConfigError, config_to_dict, load_config, save_config
 
 DACAPO_FACTS_EXAMPLE = {
-    "__type__": "CNNectomeUNetConfig", "name": "u", "input_shape": [52, 52, 52],
-    "fmaps_out": 3, "fmaps_in": 1, "num_fmaps": 4, "fmap_inc_factor": 2,
-    "downsample_factors": [[2, 2, 2]], "kernel_size_down": None, "kernel_size_up": None,
-    "_eval_shape_increase": [8, 8, 8], "upsample_factors": None, "constant_upsample": True,
-    "padding": "valid", "use_attention": False, "batch_norm": False,
+    "__type__": "CNNectomeUNetConfig",
+    "name": "u",
+    "input_shape": [52, 52, 52],
+    "fmaps_out": 3,
+    "fmaps_in": 1,
+    "num_fmaps": 4,
+    "fmap_inc_factor": 2,
+    "downsample_factors": [[2, 2, 2]],
+    "kernel_size_down": None,
+    "kernel_size_up": None,
+    "_eval_shape_increase": [8, 8, 8],
+    "upsample_factors": None,
+    "constant_upsample": True,
+    "padding": "valid",
+    "use_attention": False,
+    "batch_norm": False,
 }
 
 
@@ -36,8 +47,14 @@ def test_reads_the_dacapo_json_document(tmp_path):
 
 def test_writes_exactly_what_dacapo_writes():
     config = CNNectomeUNetConfig(
-        name="u", input_shape=(52, 52, 52), fmaps_out=3, fmaps_in=1, num_fmaps=4,
-        fmap_inc_factor=2, downsample_factors=[(2, 2, 2)], eval_shape_increase=(8, 8, 8),
+        name="u",
+        input_shape=(52, 52, 52),
+        fmaps_out=3,
+        fmaps_in=1,
+        num_fmaps=4,
+        fmap_inc_factor=2,
+        downsample_factors=[(2, 2, 2)],
+        eval_shape_increase=(8, 8, 8),
     )
     assert config_to_dict(config) == DACAPO_FACTS_EXAMPLE
     assert list(config_to_dict(config))[0] == "__type__"

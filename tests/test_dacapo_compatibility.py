@@ -29,9 +29,7 @@ def test_state_dict_names_and_shapes_equal_dacapo(name):
     reference = _reference(name)["state_dict"]
     ours = net.state_dict()
     assert list(ours) == list(reference)
-    assert {k: tuple(v.shape) for k, v in ours.items()} == {
-        k: tuple(v.shape) for k, v in reference.items()
-    }
+    assert {k: tuple(v.shape) for k, v in ours.items()} == {k: tuple(v.shape) for k, v in reference.items()}
 
 
 @pytest.mark.parametrize("name", CONFIGS)

@@ -12,8 +12,13 @@ from napari_dacapo.architectures import CNNectomeUNetConfig, ShapeError
 def unet(dims=3, factors=((2, 2, 2), (2, 2, 2)), **kwargs):
     kwargs.setdefault("input_shape", (100,) * dims)
     return CNNectomeUNetConfig(
-        name="u", fmaps_out=1, fmaps_in=1, num_fmaps=2, fmap_inc_factor=2,
-        downsample_factors=[Coordinate(f) for f in factors], **kwargs,
+        name="u",
+        fmaps_out=1,
+        fmaps_in=1,
+        num_fmaps=2,
+        fmap_inc_factor=2,
+        downsample_factors=[Coordinate(f) for f in factors],
+        **kwargs,
     )
 
 
@@ -56,9 +61,7 @@ def test_output_offset_is_half_the_context_for_symmetric_nets():
     assert geometry.output_offset((48, 48, 48)) == (20, 20, 20)
 
 
-factors = st.lists(
-    st.tuples(st.integers(1, 3), st.integers(1, 3)), min_size=1, max_size=2
-)
+factors = st.lists(st.tuples(st.integers(1, 3), st.integers(1, 3)), min_size=1, max_size=2)
 
 
 @settings(max_examples=25, deadline=None)
@@ -74,8 +77,14 @@ def test_geometry_agrees_with_running_the_network(factors, padding, attention, c
     levels = len(factors) + 1
     k = [[(kernel, 3)]] * levels
     config = unet(
-        dims=2, factors=factors, input_shape=size, padding=padding, use_attention=attention,
-        constant_upsample=constant, kernel_size_down=k, kernel_size_up=k[:-1],
+        dims=2,
+        factors=factors,
+        input_shape=size,
+        padding=padding,
+        use_attention=attention,
+        constant_upsample=constant,
+        kernel_size_down=k,
+        kernel_size_up=k[:-1],
     )
     net = config.architecture_type(config).eval()
     try:

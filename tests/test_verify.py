@@ -8,8 +8,13 @@ from napari_dacapo.architectures import CNNectomeUNetConfig
 
 def config(**changes):
     fields = dict(
-        name="u", input_shape=Coordinate(52, 52, 52), fmaps_out=2, fmaps_in=1, num_fmaps=4,
-        fmap_inc_factor=2, downsample_factors=[Coordinate(2, 2, 2)],
+        name="u",
+        input_shape=Coordinate(52, 52, 52),
+        fmaps_out=2,
+        fmaps_in=1,
+        num_fmaps=4,
+        fmap_inc_factor=2,
+        downsample_factors=[Coordinate(2, 2, 2)],
     )
     fields.update(changes)
     return CNNectomeUNetConfig(**fields)

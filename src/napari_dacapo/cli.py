@@ -35,9 +35,7 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="napari-dacapo", description="DaCapo architectures: inspect and predict."
-    )
+    parser = argparse.ArgumentParser(prog="napari-dacapo", description="DaCapo architectures: inspect and predict.")
     commands = parser.add_subparsers(dest="command", required=True)
     info = commands.add_parser(
         "info",

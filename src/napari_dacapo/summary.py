@@ -31,11 +31,9 @@ class ArchitectureSummary:
 
         return [
             f"name:               {self.name}",
-            f"dims:               {self.dims}D, {self.num_in_channels} → "
-            f"{self.num_out_channels} channels",
+            f"dims:               {self.dims}D, {self.num_in_channels} → {self.num_out_channels} channels",
             f"training:           {shape(self.input_shape)} → {shape(self.output_shape)}",
-            f"prediction tile:    {shape(self.eval_input_shape)} → "
-            f"{shape(self.eval_output_shape)}",
+            f"prediction tile:    {shape(self.eval_input_shape)} → {shape(self.eval_output_shape)}",
             f"context:            {shape(self.context)} (input voxels lost to valid convolutions)",
             "output voxel size:  "
             + (

@@ -24,7 +24,6 @@ from funlib.geometry import Coordinate
 from torch import nn
 
 from .architecture import Architecture
-from .geometry import UNetGeometry
 from .layers import AttentionGate, ConvPass, Downsample, Upsample
 
 
@@ -198,14 +197,20 @@ class CNNectomeUNet(Architecture):
             for factor in geometry.upsample_factors:
                 layers.append(
                     Upsample(
-                        factor, mode="nearest", in_channels=self.fmaps_out,
-                        out_channels=self.fmaps_out, activation="ReLU",
+                        factor,
+                        mode="nearest",
+                        in_channels=self.fmaps_out,
+                        out_channels=self.fmaps_out,
+                        activation="ReLU",
                     )
                 )
                 layers.append(
                     ConvPass(
-                        self.fmaps_out, self.fmaps_out, geometry.kernel_size_up[-1],
-                        activation="ReLU", batch_norm=self.batch_norm,
+                        self.fmaps_out,
+                        self.fmaps_out,
+                        geometry.kernel_size_up[-1],
+                        activation="ReLU",
+                        batch_norm=self.batch_norm,
                     )
                 )
             unet = nn.Sequential(*layers)

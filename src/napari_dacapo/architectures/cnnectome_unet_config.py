@@ -58,42 +58,25 @@ class CNNectomeUNetConfig(ArchitectureConfig):
         converter=_coordinate,
         metadata={"help_text": "The shape of the data passed into the network during training."},
     )
-    fmaps_out: int = attr.ib(
-        metadata={"help_text": "The number of channels produced by your architecture."}
-    )
-    fmaps_in: int = attr.ib(
-        metadata={"help_text": "The number of channels expected from the raw data."}
-    )
-    num_fmaps: int = attr.ib(
-        metadata={"help_text": "The number of feature maps in the top level of the UNet."}
-    )
+    fmaps_out: int = attr.ib(metadata={"help_text": "The number of channels produced by your architecture."})
+    fmaps_in: int = attr.ib(metadata={"help_text": "The number of channels expected from the raw data."})
+    num_fmaps: int = attr.ib(metadata={"help_text": "The number of feature maps in the top level of the UNet."})
     fmap_inc_factor: int = attr.ib(
-        metadata={
-            "help_text": "The multiplication factor for the number of feature maps for each "
-            "level of the UNet."
-        }
+        metadata={"help_text": "The multiplication factor for the number of feature maps for each level of the UNet."}
     )
     downsample_factors: list[Coordinate] = attr.ib(
         converter=_coordinates,
-        metadata={
-            "help_text": "The factors to downsample the feature maps along each axis per layer."
-        },
+        metadata={"help_text": "The factors to downsample the feature maps along each axis per layer."},
     )
     kernel_size_down: list[list[Coordinate]] | None = attr.ib(
         default=None,
         converter=_optional_kernel_lists,
-        metadata={
-            "help_text": "The size of the convolutional kernels used before downsampling in "
-            "each layer."
-        },
+        metadata={"help_text": "The size of the convolutional kernels used before downsampling in each layer."},
     )
     kernel_size_up: list[list[Coordinate]] | None = attr.ib(
         default=None,
         converter=_optional_kernel_lists,
-        metadata={
-            "help_text": "The size of the convolutional kernels used before upsampling in "
-            "each layer."
-        },
+        metadata={"help_text": "The size of the convolutional kernels used before upsampling in each layer."},
     )
     _eval_shape_increase: Coordinate | None = attr.ib(
         default=None,
@@ -112,10 +95,7 @@ class CNNectomeUNetConfig(ArchitectureConfig):
     )
     constant_upsample: bool = attr.ib(
         default=True,
-        metadata={
-            "help_text": "Whether to use a transpose convolution or simply copy voxels to "
-            "upsample."
-        },
+        metadata={"help_text": "Whether to use a transpose convolution or simply copy voxels to upsample."},
     )
     padding: str = attr.ib(
         default="valid",
@@ -123,10 +103,7 @@ class CNNectomeUNetConfig(ArchitectureConfig):
     )
     use_attention: bool = attr.ib(
         default=False,
-        metadata={
-            "help_text": "Whether to use attention blocks in the UNet. This is supported for "
-            "2D and  3D."
-        },
+        metadata={"help_text": "Whether to use attention blocks in the UNet. This is supported for 2D and  3D."},
     )
     batch_norm: bool = attr.ib(
         default=False,
@@ -192,9 +169,7 @@ class CNNectomeUNetConfig(ArchitectureConfig):
             if not isinstance(getattr(self, field), bool):
                 problems.append(f"{field} must be true or false, got {getattr(self, field)!r}")
         if self.padding not in PADDINGS:
-            problems.append(
-                f"{self.padding!r} is not a valid choice for 'padding' (valid: 'valid', 'same')"
-            )
+            problems.append(f"{self.padding!r} is not a valid choice for 'padding' (valid: 'valid', 'same')")
 
         if not isinstance(self.downsample_factors, list) or not self.downsample_factors:
             problems.append("downsample_factors must list at least one factor (one per level)")
@@ -211,8 +186,7 @@ class CNNectomeUNetConfig(ArchitectureConfig):
             if not isinstance(value, list) or len(value) != expected:
                 found = len(value) if isinstance(value, list) else repr(value)
                 problems.append(
-                    f"{field} must list {expected} levels (downsample_factors has "
-                    f"{levels - 1} entries), got {found}"
+                    f"{field} must list {expected} levels (downsample_factors has {levels - 1} entries), got {found}"
                 )
                 continue
             for i, level in enumerate(value):
@@ -226,13 +200,9 @@ class CNNectomeUNetConfig(ArchitectureConfig):
         if self._eval_shape_increase is not None:
             increase = self._eval_shape_increase
             if not isinstance(increase, tuple) or not all(_is_int(v) and v >= 0 for v in increase):
-                problems.append(
-                    f"eval_shape_increase must be non-negative integers, got {increase!r}"
-                )
+                problems.append(f"eval_shape_increase must be non-negative integers, got {increase!r}")
             elif len(increase) != dims:
-                problems.append(
-                    f"eval_shape_increase has {len(increase)} dims, input_shape has {dims}"
-                )
+                problems.append(f"eval_shape_increase has {len(increase)} dims, input_shape has {dims}")
         if self.upsample_factors is not None:
             if not isinstance(self.upsample_factors, list):
                 problems.append(f"upsample_factors must be a list, got {self.upsample_factors!r}")
@@ -247,9 +217,7 @@ class CNNectomeUNetConfig(ArchitectureConfig):
         geometry = self.geometry()
         shapes = [("input_shape", self.input_shape)]
         if self._eval_shape_increase is not None and any(self._eval_shape_increase):
-            shapes.append(
-                ("input_shape + eval_shape_increase", self.input_shape + self._eval_shape_increase)
-            )
+            shapes.append(("input_shape + eval_shape_increase", self.input_shape + self._eval_shape_increase))
         for label, shape in shapes:
             try:
                 geometry.output_shape(shape)

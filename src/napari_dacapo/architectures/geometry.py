@@ -82,7 +82,12 @@ class UNetGeometry:
 
     def _level(self, level, size, centre, spacing, axis):
         size, centre = self._conv(
-            size, centre, spacing, self.kernel_size_down[level], axis, self.padding,
+            size,
+            centre,
+            spacing,
+            self.kernel_size_down[level],
+            axis,
+            self.padding,
             f"the down-path convolutions of level {level}",
         )
         if level == self.num_levels - 1:
@@ -90,8 +95,7 @@ class UNetGeometry:
         f = self.downsample_factors[level][axis]
         if size % f != 0:
             raise ShapeError(
-                f"a feature map of size {size} cannot be downsampled by {f} "
-                f"at level {level} (axis {axis})"
+                f"a feature map of size {size} cannot be downsampled by {f} at level {level} (axis {axis})"
             )
         left_size, left_centre = size, centre
         low_size, low_centre, low_spacing = self._level(
@@ -119,7 +123,12 @@ class UNetGeometry:
             )
         del left_centre
         size, centre = self._conv(
-            size, centre, spacing, self.kernel_size_up[level], axis, self.padding,
+            size,
+            centre,
+            spacing,
+            self.kernel_size_up[level],
+            axis,
+            self.padding,
             f"the up-path convolutions of level {level}",
         )
         return size, centre, spacing
@@ -135,7 +144,12 @@ class UNetGeometry:
             spacing = spacing / u
             centre = centre - Fraction(u - 1, 2) * spacing
             size, centre = self._conv(
-                size, centre, spacing, self.kernel_size_up[-1], axis, "valid",
+                size,
+                centre,
+                spacing,
+                self.kernel_size_up[-1],
+                axis,
+                "valid",
                 "the convolutions after super-resolution upsampling",
             )
         return AxisResult(size, centre, spacing)
@@ -147,8 +161,7 @@ class UNetGeometry:
         input_shape = Coordinate(input_shape)
         if input_shape.dims != self.dims:
             raise ShapeError(
-                f"input shape {tuple(input_shape)} has {input_shape.dims} dims, "
-                f"the network has {self.dims}"
+                f"input shape {tuple(input_shape)} has {input_shape.dims} dims, the network has {self.dims}"
             )
         return Coordinate(self.walk_axis(s, a).size for a, s in enumerate(input_shape))
 

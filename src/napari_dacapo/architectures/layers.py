@@ -118,7 +118,9 @@ class Upsample(nn.Module):
             transposed = _lookup(_CONV_TRANSPOSE, self.dims, "transposed convolution")
             layers.append(
                 transposed(
-                    in_channels, out_channels, kernel_size=self.scale_factor,
+                    in_channels,
+                    out_channels,
+                    kernel_size=self.scale_factor,
                     stride=self.scale_factor,
                 )
             )

@@ -70,9 +70,7 @@ def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
 
 def is_run_checkpoint(state: Mapping[str, torch.Tensor]) -> bool:
     """Whether ``state`` is a DaCapo ``Model`` (architecture + prediction head)."""
-    return any(k.startswith("architecture.") for k in state) and any(
-        k.startswith("prediction_head.") for k in state
-    )
+    return any(k.startswith("architecture.") for k in state) and any(k.startswith("prediction_head.") for k in state)
 
 
 def _sub_dict(state: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
@@ -165,9 +163,7 @@ def load_weights(architecture: Architecture, path: str | Path) -> Architecture:
     head_state = _sub_dict(state, "prediction_head.")
     _check_fits(architecture, arch_state, path, "network")
     weight = head_state.get("weight")
-    if weight is None or weight.dim() != architecture.dims + 2 or any(
-        s != 1 for s in weight.shape[2:]
-    ):
+    if weight is None or weight.dim() != architecture.dims + 2 or any(s != 1 for s in weight.shape[2:]):
         raise CheckpointError(
             f"{path}: the prediction head is not a 1×…×1 convolution in {architecture.dims}D "
             f"(weight {None if weight is None else tuple(weight.shape)})"

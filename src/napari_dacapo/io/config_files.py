@@ -49,9 +49,7 @@ def _strict(kind: type, label: str):
 
 
 def _structure_coordinate(value: Any, _type: Any) -> Coordinate:
-    if not isinstance(value, list | tuple) or not all(
-        isinstance(v, int) and not isinstance(v, bool) for v in value
-    ):
+    if not isinstance(value, list | tuple) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
         raise TypeError(f"expected a list of integers, got {value!r}")
     return Coordinate(value)
 
@@ -89,9 +87,7 @@ def config_from_dict(document: dict[str, Any], source: str = "<dict>") -> Archit
     document = dict(document)
     type_name = document.pop("__type__", "CNNectomeUNetConfig")
     if type_name not in CONFIG_TYPES:
-        raise ConfigError(
-            f"{source}: unknown __type__ {type_name!r} (known: {', '.join(CONFIG_TYPES)})"
-        )
+        raise ConfigError(f"{source}: unknown __type__ {type_name!r} (known: {', '.join(CONFIG_TYPES)})")
     cls = CONFIG_TYPES[type_name]
     if "eval_shape_increase" in document and hasattr(cls, "eval_shape_increase"):
         if "_eval_shape_increase" in document:
@@ -104,17 +100,13 @@ def config_from_dict(document: dict[str, Any], source: str = "<dict>") -> Archit
             f"{source}: unknown field {', '.join(map(repr, unknown))} for {type_name} "
             f"(fields: {', '.join(sorted(known))})"
         )
-    missing = [
-        a.name for a in attr.fields(cls) if a.default is attr.NOTHING and a.name not in document
-    ]
+    missing = [a.name for a in attr.fields(cls) if a.default is attr.NOTHING and a.name not in document]
     if missing:
         raise ConfigError(f"{source}: missing field {', '.join(map(repr, missing))} for {type_name}")
     try:
         return _CONVERTER.structure(document, cls)
     except cattrs.BaseValidationError as error:
-        details = cattrs.transform_error(
-            error, path=type_name, format_exception=lambda e, _t: str(e) or repr(e)
-        )
+        details = cattrs.transform_error(error, path=type_name, format_exception=lambda e, _t: str(e) or repr(e))
         raise ConfigError(f"{source}: " + "; ".join(details)) from None
 
 
@@ -136,9 +128,7 @@ def load_config(path: str | Path) -> ArchitectureConfig:
     except OSError as error:
         raise ConfigError(f"{path}: cannot read ({error.strerror})") from None
     try:
-        document = (
-            yaml.load(text, Loader=_DaCapoYamlLoader) if kind == "yaml" else json.loads(text)
-        )
+        document = yaml.load(text, Loader=_DaCapoYamlLoader) if kind == "yaml" else json.loads(text)
     except (yaml.YAMLError, json.JSONDecodeError) as error:
         raise ConfigError(f"{path}: not valid {kind.upper()}: {error}") from None
     return config_from_dict(document, str(path))

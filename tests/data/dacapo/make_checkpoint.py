@@ -5,6 +5,7 @@ Run with the dacapo-ml venv described in shared/tools/dacapo_reference.py:
 Writes checkpoint_weights.pt (a pickled dacapo Weights object), checkpoint_dict.pt (the older
 {"model", "optimizer"} dict) and checkpoint_reference.pt ({"x", "y"}: the run model's output).
 """
+
 import json
 import os
 import sys
@@ -13,8 +14,7 @@ import types
 import torch
 
 site = next(p for p in sys.path if p.endswith("site-packages"))
-for name, sub in [("dacapo", "dacapo"), ("dacapo.experiments", "dacapo/experiments"),
-                  ("dacapo.store", "dacapo/store")]:
+for name, sub in [("dacapo", "dacapo"), ("dacapo.experiments", "dacapo/experiments"), ("dacapo.store", "dacapo/store")]:
     module = types.ModuleType(name)
     module.__path__ = [os.path.join(site, sub)]
     sys.modules[name] = module
@@ -42,9 +42,7 @@ optimizer = torch.optim.Adam(model.parameters())
 x = torch.rand(1, 2, 60, 68)
 with torch.no_grad():
     y = model.chain(x)  # the stored model, without the task's (unstored) eval activation
-torch.save(Weights(model.state_dict(), optimizer.state_dict()),
-           os.path.join(here, "checkpoint_weights.pt"))
-torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict()},
-           os.path.join(here, "checkpoint_dict.pt"))
+torch.save(Weights(model.state_dict(), optimizer.state_dict()), os.path.join(here, "checkpoint_weights.pt"))
+torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict()}, os.path.join(here, "checkpoint_dict.pt"))
 torch.save({"x": x, "y": y}, os.path.join(here, "checkpoint_reference.pt"))
 print("keys:", list(model.state_dict())[:3], "...", len(model.state_dict()), "tensors; y", tuple(y.shape))

@@ -1,0 +1,181 @@
+"""The block planner: a pure function from an image shape and a network grid to blocks.
+
+A block, as in daisy, is a ``read_roi`` (input voxels to feed the network, in image
+coordinates; it may reach outside the image, where padding or zeros are read) and a
+``write_roi`` (the output voxels it produces, in coordinates of the result array). Tiles start
+on multiples of the network's downsampling period, so every tile computes exactly what one
+forward pass over the whole (padded) image would compute there: there are no seams.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from fractions import Fraction
+
+from funlib.geometry import Coordinate, Roi
+
+from ..architectures import Architecture, ShapeError
+from .grid import NetworkGrid, ceil_div, smallest_tile_covering
+
+PAD_MODES = ("valid", "reflect", "zero")
+
+
+@dataclass(frozen=True)
+class Block:
+    index: tuple[int, ...]
+    read_roi: Roi  # input voxels, image coordinates (may extend past the image)
+    write_roi: Roi  # output voxels, result-array coordinates
+    crop_roi: Roi  # the part of the tile's output that goes to write_roi (tile coordinates)
+
+
+@dataclass(frozen=True)
+class _Axis:
+    pad_lo: int
+    first: int  # global output index of result voxel 0
+    length: int
+    offset: Fraction  # centre of result voxel 0, image voxels
+    starts: tuple[int, ...]  # tile starts (padded coordinates)
+    writes: tuple[tuple[int, int], ...]  # global output ranges per tile
+
+
+@dataclass(frozen=True)
+class PredictionPlan:
+    image_shape: Coordinate
+    grid: NetworkGrid
+    pad: str
+    pad_lo: Coordinate
+    output_shape: Coordinate
+    output_offset: tuple[Fraction, ...]
+    blocks: tuple[Block, ...]
+
+    @property
+    def tiles_per_axis(self) -> Coordinate:
+        return Coordinate(max(b.index[d] for b in self.blocks) + 1 for d in range(self.grid.dims))
+
+    def output_placement(self, voxel_size=None, offset=None) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """World voxel size and world position of output voxel 0's centre.
+
+        ``voxel_size`` and ``offset`` are the input's (offset: the centre of input voxel 0).
+        """
+        dims = self.grid.dims
+        voxel_size = tuple(voxel_size) if voxel_size is not None else (1,) * dims
+        offset = tuple(offset) if offset is not None else (0,) * dims
+        out_voxel = tuple(v / a for v, a in zip(voxel_size, self.grid.upsample, strict=True))
+        out_offset = tuple(o + float(c) * v for o, c, v in zip(offset, self.output_offset, voxel_size, strict=True))
+        return out_voxel, out_offset
+
+
+def _plan_axis(size: int, grid: NetworkGrid, axis: int, pad: str) -> _Axis:
+    a, h, F = grid.upsample[axis], grid.halo[axis], grid.step[axis]
+    tile, out = grid.tile_shape[axis], grid.tile_output_shape[axis]
+    lost = a * tile - out  # output voxels one tile loses to valid convolutions and crops
+    centre = grid.first_centre[axis]
+    if pad == "valid":
+        pad_lo, first = 0, a * h
+        length = a * size - lost - 2 * a * h
+        if length < 1:
+            raise ShapeError(
+                f"the image ({size} voxels on axis {axis}) is smaller than the network's "
+                f"context ({ceil_div(lost + 2 * a * h, a)} voxels): nothing is left with "
+                "pad='valid'; use pad='reflect' or 'zero'"
+            )
+    else:
+        # output voxel g has its centre at centre + g / a - pad_lo (image voxels); the first
+        # of the a sub-voxels of image voxel 0 has its centre at -1/2 + 1/(2a)
+        shift = a * centre + Fraction(a - 1, 2)
+        pad_lo = max(0, ceil_div((a * h + shift).numerator, (a * h + shift).denominator * a))
+        first = int((a * pad_lo - shift) // 1)
+        while first < a * h:
+            pad_lo += 1
+            first += a
+        length = a * size
+    trusted = out - 2 * a * h
+    per_tile = (trusted // (a * F)) * F  # input voxels between tile starts
+    if per_tile < 1:
+        raise ShapeError(
+            f"tiles of {tile} voxels on axis {axis} yield {trusted} output voxels, fewer than "
+            f"the network's grid period {F}: use a larger eval_shape_increase"
+        )
+    start = ((first - a * h) // (a * F)) * F
+    starts, writes = [], []
+    while a * start + a * h < first + length:
+        lo = max(a * start + a * h, first)
+        hi = min(a * start + a * h + a * per_tile, first + length)
+        if hi > lo:
+            starts.append(start)
+            writes.append((lo, hi))
+        start += per_tile
+    offset = centre + Fraction(first, a) - pad_lo
+    return _Axis(pad_lo, first, length, offset, tuple(starts), tuple(writes))
+
+
+def _assemble(image_shape: Coordinate, grid: NetworkGrid, pad: str, axes: list[_Axis]) -> PredictionPlan:
+    blocks = []
+    for index in itertools.product(*(range(len(ax.starts)) for ax in axes)):
+        read_lo, write_lo, crop_lo, shape = [], [], [], []
+        for ax, i, a in zip(axes, index, grid.upsample, strict=True):
+            start = ax.starts[i]
+            lo, hi = ax.writes[i]
+            read_lo.append(start - ax.pad_lo)
+            write_lo.append(lo - ax.first)
+            crop_lo.append(lo - a * start)
+            shape.append(hi - lo)
+        blocks.append(
+            Block(
+                index=tuple(index),
+                read_roi=Roi(Coordinate(read_lo), grid.tile_shape),
+                write_roi=Roi(Coordinate(write_lo), Coordinate(shape)),
+                crop_roi=Roi(Coordinate(crop_lo), Coordinate(shape)),
+            )
+        )
+    return PredictionPlan(
+        image_shape=image_shape,
+        grid=grid,
+        pad=pad,
+        pad_lo=Coordinate(ax.pad_lo for ax in axes),
+        output_shape=Coordinate(ax.length for ax in axes),
+        output_offset=tuple(ax.offset for ax in axes),
+        blocks=tuple(blocks),
+    )
+
+
+def plan_blocks(image_shape, grid: NetworkGrid, pad: str = "reflect") -> PredictionPlan:
+    """Blocks that cover the output of an image of ``image_shape`` exactly once."""
+    if pad not in PAD_MODES:
+        raise ValueError(f"{pad!r} is not a valid choice for 'pad' (valid: 'valid', 'reflect', 'zero')")
+    image_shape = Coordinate(image_shape)
+    if image_shape.dims != grid.dims:
+        raise ValueError(f"image has {image_shape.dims} spatial dims, the network {grid.dims}")
+    axes = [_plan_axis(s, grid, d, pad) for d, s in enumerate(image_shape)]
+    return _assemble(image_shape, grid, pad, axes)
+
+
+def plan_prediction(
+    architecture: Architecture,
+    image_shape,
+    pad: str = "reflect",
+    use_eval_shape_increase: bool = True,
+    tile_shape=None,
+) -> PredictionPlan:
+    """Plan the blocks for ``architecture`` on an image, shrinking the tile for small images."""
+    grid = NetworkGrid.from_architecture(architecture, use_eval_shape_increase, tile_shape)
+    plan = plan_blocks(image_shape, grid, pad)
+    if tile_shape is None and any(n == 1 for n in plan.tiles_per_axis):
+        # an axis needs one tile: use the smallest valid tile that still covers it
+        needed = [
+            grid.trusted_output_shape[d]
+            if n > 1
+            else max(b.crop_roi.end[d] for b in plan.blocks) - grid.upsample[d] * grid.halo[d]
+            for d, n in enumerate(plan.tiles_per_axis)
+        ]
+        smaller = smallest_tile_covering(architecture, grid, Coordinate(needed))
+        if smaller.tile_shape != grid.tile_shape:
+            candidate = plan_blocks(image_shape, smaller, pad)
+            if (
+                candidate.output_shape == plan.output_shape
+                and candidate.output_offset == plan.output_offset
+                and all(c <= n for c, n in zip(candidate.tiles_per_axis, plan.tiles_per_axis, strict=True))
+            ):
+                plan = candidate
+    return plan

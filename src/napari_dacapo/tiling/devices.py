@@ -1,0 +1,29 @@
+"""Which torch devices exist here, and which one "auto" means."""
+
+from __future__ import annotations
+
+import torch
+
+
+def available_devices() -> dict[str, str]:
+    """Device names with a human description: cuda:N (with the card's name), mps, cpu."""
+    devices = {}
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            devices[f"cuda:{i}"] = f"cuda:{i} ({torch.cuda.get_device_name(i)})"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        devices["mps"] = "mps (Apple GPU)"
+    devices["cpu"] = "cpu"
+    return devices
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` is the first of cuda, mps, cpu that is available."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device(next(iter(available_devices())))
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} is not available here (available: {', '.join(available_devices())})")
+    return resolved

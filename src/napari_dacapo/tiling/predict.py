@@ -1,0 +1,268 @@
+"""Whole-image prediction, tile by tile: the engine behind the widgets and the command line."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from funlib.geometry import Coordinate
+
+from ..architectures import Architecture, ArchitectureConfig
+from .blocks import Block, PredictionPlan, plan_prediction
+from .devices import resolve_device
+from .reading import read_tile
+
+_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+class PredictionCancelled(RuntimeError):
+    """Raised when ``should_stop`` asked to stop; finished tiles stay in ``out``."""
+
+    def __init__(self, tiles_done: int, tiles_total: int):
+        super().__init__(
+            f"prediction cancelled after {tiles_done} of {tiles_total} tiles; the finished tiles are in the output"
+        )
+        self.tiles_done = tiles_done
+        self.tiles_total = tiles_total
+
+
+def check_image(architecture: Architecture, image: Any) -> bool:
+    """Validate the image's axes against the network; return whether it has a channel axis."""
+    shape = tuple(image.shape)
+    dims, channels = architecture.dims, architecture.num_in_channels
+    if 0 in shape:
+        raise ValueError(f"the image is empty (shape {shape})")
+    if channels == 1 and len(shape) == dims + 1 and shape[0] == 1:
+        return True
+    if channels == 1:
+        if len(shape) != dims:
+            raise ValueError(
+                f"the network is {dims}D with one input channel: expected an image with {dims} axes, got shape {shape}"
+            )
+        return False
+    if len(shape) != dims + 1:
+        raise ValueError(
+            f"the network is {dims}D with {channels} input channels: expected an image of "
+            f"shape (channels, {', '.join('…' * dims)}), got shape {shape}"
+        )
+    if shape[0] != channels:
+        raise ValueError(f"the network reads {channels} channels, the image has {shape[0]} (shape {shape})")
+    return True
+
+
+def _as_architecture(network: Architecture | ArchitectureConfig) -> Architecture:
+    if isinstance(network, ArchitectureConfig):
+        valid, reason = network.verify()
+        if not valid:
+            raise ValueError(f"config {network.name!r} does not verify: {reason}")
+        return network.architecture_type(network)
+    if not isinstance(network, Architecture):
+        raise TypeError(f"expected an Architecture or ArchitectureConfig, got {type(network).__name__}")
+    return network
+
+
+def _tiles(
+    image, blocks: list[Block], pad: str, channel_axis: bool, stop: threading.Event, prefetch: int
+) -> Iterator[tuple[Block, np.ndarray]]:
+    """Read tiles in a background thread, ``prefetch`` ahead of the consumer."""
+    tiles: queue.Queue = queue.Queue(maxsize=max(1, prefetch))
+    done = object()
+
+    def reader():
+        try:
+            for block in blocks:
+                if stop.is_set():
+                    return
+                tile = read_tile(image, block.read_roi, pad, channel_axis)
+                if not np.isfinite(tile).all():
+                    raise ValueError(
+                        f"the image has NaN or infinite values in {block.read_roi} "
+                        "(voxels outside the image are padding)"
+                    )
+                tiles.put((block, tile))
+        except BaseException as error:  # handed to the consumer
+            tiles.put(error)
+        finally:
+            tiles.put(done)
+
+    thread = threading.Thread(target=reader, name="napari-dacapo-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = tiles.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a reader waiting on a full queue
+            try:
+                tiles.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.01)
+
+
+def _is_out_of_memory(error: BaseException) -> bool:
+    return isinstance(error, torch.cuda.OutOfMemoryError) or "out of memory" in str(error).lower()
+
+
+def _auto_batch_size(architecture: Architecture, device: torch.device, plan: PredictionPlan) -> int:
+    if device.type != "cuda":
+        return 1
+    from ..summary import estimate_tile_memory
+
+    free, _total = torch.cuda.mem_get_info(device)
+    per_tile = estimate_tile_memory(architecture, plan.grid.tile_shape)
+    return int(max(1, min(16, (0.6 * free) // max(per_tile, 1))))
+
+
+def predict(
+    architecture: Architecture | ArchitectureConfig,
+    image: Any,
+    *,
+    pad: str = "reflect",
+    use_eval_shape_increase: bool = True,
+    device: str | torch.device = "auto",
+    batch_size: int | str = "auto",
+    dtype: str = "float32",
+    out: Any = None,
+    progress: Callable[[int, int], Any] | Any = None,
+    should_stop: Callable[[], bool] | None = None,
+    tile_shape: Coordinate | None = None,
+    prefetch: int = 4,
+) -> Any:
+    """Predict ``architecture`` over ``image`` tile by tile; returns ``(channels, *spatial)``.
+
+    - ``image``: numpy, dask or zarr array with the network's spatial dims, and a leading
+      channel axis when the network reads more than one channel. Integer images are divided
+      by their type's maximum (uint8 becomes [0, 1]); floats are used as they are.
+    - ``pad``: ``"reflect"`` (default) or ``"zero"`` pad the image by the network's context so
+      the output covers the whole image voxel for voxel; ``"valid"`` keeps only the voxels
+      with full context: the output is smaller by the context, and output voxel ``i`` is the
+      prediction for input voxel ``i + context // 2``. :func:`plan_prediction` gives the exact
+      placement (``output_placement``) for any network, super-resolution ones included.
+    - ``use_eval_shape_increase``: tiles of ``input_shape + eval_shape_increase`` (default) or
+      of ``input_shape``; ``tile_shape`` overrides both.
+    - ``device``: ``"auto"`` (cuda, then mps, then cpu) or a torch device.
+    - ``batch_size``: tiles per forward pass; ``"auto"`` fits it to free GPU memory (1 on CPU).
+    - ``dtype``: ``"float32"``, or ``"float16"``/``"bfloat16"`` autocast; the output is float32.
+    - ``out``: an existing array (numpy, zarr) of the output's shape to fill.
+    - ``progress``: ``progress(done, total)`` per tile, or a tqdm-like object with
+      ``update``/``total``.
+    - ``should_stop``: polled between batches; when it returns True, :class:`PredictionCancelled`
+      is raised and ``out`` keeps every finished tile.
+
+    With a valid-padding network the result equals one forward pass over the whole padded
+    image; with a same-padding network, tiles overlap and their borders (the receptive field)
+    are dropped, with the same result.
+    """
+    architecture = _as_architecture(architecture)
+    channel_axis = check_image(architecture, image)
+    spatial = tuple(image.shape[1:] if channel_axis else image.shape)
+    if dtype not in _DTYPES:
+        raise ValueError(f"{dtype!r} is not a valid choice for 'dtype' (valid: {', '.join(_DTYPES)})")
+    plan = plan_prediction(architecture, spatial, pad, use_eval_shape_increase, tile_shape)
+    out_shape = (architecture.num_out_channels, *plan.output_shape)
+    if out is None:
+        out = np.zeros(out_shape, dtype=np.float32)
+    elif tuple(out.shape) != out_shape:
+        raise ValueError(f"'out' has shape {tuple(out.shape)}, the prediction needs {out_shape}")
+
+    device = resolve_device(device)
+    if batch_size == "auto":
+        batch_size = _auto_batch_size(architecture, device, plan)
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer or 'auto', got {batch_size!r}")
+
+    blocks = list(plan.blocks)
+    total = len(blocks)
+    report = _progress_reporter(progress, total)
+    was_training = architecture.training
+    parameters = next(architecture.parameters(), None)
+    original_device = parameters.device if parameters is not None else None
+    architecture.eval().to(device)
+    stop = threading.Event()
+    done = 0
+    try:
+        tiles = _tiles(image, blocks, plan.pad, channel_axis, stop, prefetch=max(prefetch, batch_size))
+        pending: list[tuple[Block, np.ndarray]] = []
+        exhausted = False
+        while not exhausted or pending:
+            while len(pending) < batch_size and not exhausted:
+                item = next(tiles, None)
+                if item is None:
+                    exhausted = True
+                else:
+                    pending.append(item)
+            if not pending:
+                break
+            if should_stop is not None and should_stop():
+                raise PredictionCancelled(done, total)
+            batch = pending[:batch_size]
+            try:
+                result = _forward(architecture, [t for _, t in batch], device, _DTYPES[dtype])
+            except (torch.cuda.OutOfMemoryError, RuntimeError) as error:
+                if not _is_out_of_memory(error):
+                    raise
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
+                if batch_size > 1:
+                    batch_size //= 2
+                    continue
+                raise MemoryError(
+                    f"one tile of {tuple(plan.grid.tile_shape)} voxels does not fit in the memory "
+                    f"of {device}: predict with use_eval_shape_increase=False or a smaller "
+                    "tile_shape"
+                ) from None
+            for (block, _), y in zip(batch, result, strict=True):
+                crop = (slice(None),) + block.crop_roi.to_slices()
+                out[(slice(None),) + block.write_roi.to_slices()] = y[crop]
+            del pending[: len(batch)]
+            done += len(batch)
+            report(len(batch))
+    finally:
+        stop.set()
+        architecture.train(was_training)
+        if original_device is not None:
+            architecture.to(original_device)
+    return out
+
+
+def _forward(architecture, tiles: list[np.ndarray], device: torch.device, dtype: torch.dtype) -> np.ndarray:
+    x = torch.from_numpy(np.stack(tiles))
+    if device.type == "cuda":
+        x = x.pin_memory().to(device, non_blocking=True)
+    else:
+        x = x.to(device)
+    with torch.inference_mode():
+        if dtype != torch.float32:
+            with torch.autocast(device_type=device.type, dtype=dtype):
+                y = architecture(x)
+        else:
+            y = architecture(x)
+    return y.float().cpu().numpy()
+
+
+def _progress_reporter(progress, total: int) -> Callable[[int], None]:
+    if progress is None:
+        return lambda n: None
+    if hasattr(progress, "update"):  # tqdm and napari.utils.progress
+        try:
+            progress.total = total
+        except AttributeError:
+            pass
+        return progress.update
+    count = 0
+
+    def report(n: int) -> None:
+        nonlocal count
+        count += n
+        progress(count, total)
+
+    return report
