@@ -16,7 +16,7 @@ from fractions import Fraction
 from funlib.geometry import Coordinate, Roi
 
 from ..architectures import Architecture, ShapeError
-from .grid import NetworkGrid, ceil_div, smallest_tile_covering
+from .grid import NetworkGrid, ceil_div
 
 PAD_MODES = ("valid", "reflect", "zero")
 
@@ -158,24 +158,41 @@ def plan_prediction(
     use_eval_shape_increase: bool = True,
     tile_shape=None,
 ) -> PredictionPlan:
-    """Plan the blocks for ``architecture`` on an image, shrinking the tile for small images."""
+    """Plan the blocks for ``architecture`` on an image.
+
+    The tile is ``input_shape + eval_shape_increase`` at most; along each axis it is then
+    shrunk (in steps of the network's grid period) as long as the number of tiles stays the
+    same, so the last tile does not compute far past the image.
+    """
     grid = NetworkGrid.from_architecture(architecture, use_eval_shape_increase, tile_shape)
+    image_shape = Coordinate(image_shape)
     plan = plan_blocks(image_shape, grid, pad)
-    if tile_shape is None and any(n == 1 for n in plan.tiles_per_axis):
-        # an axis needs one tile: use the smallest valid tile that still covers it
-        needed = [
-            grid.trusted_output_shape[d]
-            if n > 1
-            else max(b.crop_roi.end[d] for b in plan.blocks) - grid.upsample[d] * grid.halo[d]
-            for d, n in enumerate(plan.tiles_per_axis)
-        ]
-        smaller = smallest_tile_covering(architecture, grid, Coordinate(needed))
-        if smaller.tile_shape != grid.tile_shape:
-            candidate = plan_blocks(image_shape, smaller, pad)
+    if tile_shape is not None:
+        return plan
+    shape = list(grid.tile_shape)
+    for axis in range(grid.dims):
+        count = plan.tiles_per_axis[axis]
+        for _ in range(_MAX_SHRINK_STEPS):
+            candidate = shape[axis] - grid.step[axis]
+            if candidate < 1:
+                break
+            try:
+                smaller = grid.with_tile_shape(architecture, Coordinate(shape[:axis] + [candidate] + shape[axis + 1 :]))
+                if smaller.trusted_output_shape[axis] < 1:
+                    break
+                planned = _plan_axis(image_shape[axis], smaller, axis, pad)
+            except ShapeError:
+                break
             if (
-                candidate.output_shape == plan.output_shape
-                and candidate.output_offset == plan.output_offset
-                and all(c <= n for c, n in zip(candidate.tiles_per_axis, plan.tiles_per_axis, strict=True))
+                len(planned.starts) > count
+                or planned.length != plan.output_shape[axis]
+                or planned.offset != plan.output_offset[axis]
             ):
-                plan = candidate
+                break
+            shape[axis] = candidate
+    if Coordinate(shape) != grid.tile_shape:
+        plan = plan_blocks(image_shape, grid.with_tile_shape(architecture, Coordinate(shape)), pad)
     return plan
+
+
+_MAX_SHRINK_STEPS = 256

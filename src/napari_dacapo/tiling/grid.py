@@ -136,31 +136,8 @@ def _first_centre(architecture, tile_shape, output) -> tuple[Fraction, ...]:
     )
 
 
-def smallest_tile_covering(architecture: Architecture, grid: NetworkGrid, needed_output: Coordinate) -> NetworkGrid:
-    """Shrink the tile (in steps of ``grid.step``) while it still yields ``needed_output``."""
-    shape = list(grid.tile_shape)
-    for axis in range(grid.dims):
-        trusted_per_input = grid.upsample[axis]
-        while True:
-            smaller = shape[axis] - grid.step[axis]
-            lost = grid.lost_output[axis]
-            if smaller < 1 or trusted_per_input * smaller - lost < needed_output[axis]:
-                break
-            candidate = Coordinate(shape[:axis] + [smaller] + shape[axis + 1 :])
-            try:
-                out = architecture.output_shape(candidate)
-            except (ShapeError, RuntimeError):
-                break
-            if out[axis] != grid.tile_output_shape[axis] - trusted_per_input * (grid.tile_shape[axis] - smaller):
-                break
-            shape[axis] = smaller
-    if Coordinate(shape) == grid.tile_shape:
-        return grid
-    return grid.with_tile_shape(architecture, Coordinate(shape))
-
-
 def ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-__all__ = ["NetworkGrid", "ceil_div", "smallest_tile_covering"]
+__all__ = ["NetworkGrid", "ceil_div"]
