@@ -97,7 +97,7 @@ class UNetGeometry:
             raise ShapeError(
                 f"a feature map of size {size} cannot be downsampled by {f} at level {level} (axis {axis})"
             )
-        left_size, left_centre = size, centre
+        left_size = size
         low_size, low_centre, low_spacing = self._level(
             level + 1, size // f, centre + Fraction(f - 1, 2) * spacing, spacing * f, axis
         )
@@ -121,7 +121,6 @@ class UNetGeometry:
                 f"the skip connection of level {level} (size {left_size}) is smaller than "
                 f"the upsampled map (size {size}) on axis {axis}"
             )
-        del left_centre
         size, centre = self._conv(
             size,
             centre,
