@@ -3,7 +3,7 @@
 from .blocks import Block, PredictionPlan, plan_blocks, plan_prediction
 from .devices import available_devices, resolve_device
 from .grid import NetworkGrid
-from .predict import PredictionCancelled, check_image, predict
+from .predict import PredictionCancelled, Step, check_image, predict, predict_steps
 from .reading import read_tile, to_float32
 
 __all__ = [
@@ -11,11 +11,13 @@ __all__ = [
     "NetworkGrid",
     "PredictionCancelled",
     "PredictionPlan",
+    "Step",
     "available_devices",
     "check_image",
     "plan_blocks",
     "plan_prediction",
     "predict",
+    "predict_steps",
     "read_tile",
     "resolve_device",
     "to_float32",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -162,6 +163,56 @@ def predict(
     image; with a same-padding network, tiles overlap and their borders (the receptive field)
     are dropped, with the same result.
     """
+    steps = predict_steps(
+        architecture,
+        image,
+        pad=pad,
+        use_eval_shape_increase=use_eval_shape_increase,
+        device=device,
+        batch_size=batch_size,
+        dtype=dtype,
+        out=out,
+        tile_shape=tile_shape,
+        prefetch=prefetch,
+    )
+    reporter, last = None, None
+    while True:
+        if last is not None and last.done < last.total and should_stop is not None and should_stop():
+            steps.close()
+            raise PredictionCancelled(last.done, last.total)
+        try:
+            last = next(steps)
+        except StopIteration as finished:
+            return finished.value
+        if reporter is None:
+            reporter = _Reporter(progress, last.total)
+        reporter.advance(last)
+
+
+@dataclass(frozen=True)
+class Step:
+    """Progress of a running prediction: ``done`` of ``total`` tiles are in the output."""
+
+    done: int
+    total: int
+
+
+def predict_steps(
+    architecture: Architecture | ArchitectureConfig,
+    image: Any,
+    *,
+    pad: str = "reflect",
+    use_eval_shape_increase: bool = True,
+    device: str | torch.device = "auto",
+    batch_size: int | str = "auto",
+    dtype: str = "float32",
+    out: Any = None,
+    tile_shape: Coordinate | None = None,
+    prefetch: int = 4,
+) -> Generator[Step, None, Any]:
+    """:func:`predict` as a generator: yields a :class:`Step` before the first tile and after
+    every batch, and returns the filled output. Closing it stops the run between two batches;
+    the finished tiles stay in ``out`` (this is how the napari worker cancels)."""
     architecture = _as_architecture(architecture)
     channel_axis = check_image(architecture, image)
     spatial = tuple(image.shape[1:] if channel_axis else image.shape)
@@ -182,7 +233,7 @@ def predict(
 
     blocks = list(plan.blocks)
     total = len(blocks)
-    report = _progress_reporter(progress, total)
+    yield Step(0, total)
     was_training = architecture.training
     parameters = next(architecture.parameters(), None)
     original_device = parameters.device if parameters is not None else None
@@ -202,8 +253,6 @@ def predict(
                     pending.append(item)
             if not pending:
                 break
-            if should_stop is not None and should_stop():
-                raise PredictionCancelled(done, total)
             batch = pending[:batch_size]
             try:
                 result = _forward(architecture, [t for _, t in batch], device, _DTYPES[dtype])
@@ -225,7 +274,7 @@ def predict(
                 out[(slice(None),) + block.write_roi.to_slices()] = y[crop]
             del pending[: len(batch)]
             done += len(batch)
-            report(len(batch))
+            yield Step(done, total)
     finally:
         stop.set()
         architecture.train(was_training)
@@ -249,20 +298,23 @@ def _forward(architecture, tiles: list[np.ndarray], device: torch.device, dtype:
     return y.float().cpu().numpy()
 
 
-def _progress_reporter(progress, total: int) -> Callable[[int], None]:
-    if progress is None:
-        return lambda n: None
-    if hasattr(progress, "update"):  # tqdm and napari.utils.progress
-        try:
-            progress.total = total
-        except AttributeError:
-            pass
-        return progress.update
-    count = 0
+class _Reporter:
+    """Forwards steps to a ``progress(done, total)`` callback or a tqdm-like object."""
 
-    def report(n: int) -> None:
-        nonlocal count
-        count += n
-        progress(count, total)
+    def __init__(self, progress, total: int):
+        self._progress = progress
+        self._reported = 0
+        if hasattr(progress, "update"):  # tqdm and napari.utils.progress
+            try:
+                progress.total = total
+            except AttributeError:
+                pass
 
-    return report
+    def advance(self, step: Step) -> None:
+        if self._progress is None or step.done == self._reported:
+            return
+        if hasattr(self._progress, "update"):
+            self._progress.update(step.done - self._reported)
+        else:
+            self._progress(step.done, step.total)
+        self._reported = step.done
