@@ -27,3 +27,18 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} is not available here (available: {', '.join(available_devices())})")
     return resolved
+
+
+def free_memory(device: str | torch.device) -> int | None:
+    """Bytes free on ``device`` now (GPU memory, or available RAM for the CPU); None if unknown."""
+    device = resolve_device(device)
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    if device.type == "cpu":
+        try:
+            import os
+
+            return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):  # not POSIX
+            return None
+    return None

@@ -1,0 +1,109 @@
+"""Predict only a region of an image (the napari Preview), on the same grid as a full run.
+
+The region is read with its context into a small array (padded the way the full run pads the
+image) and predicted with ``pad='valid'``. The small array starts on the full run's tile grid
+(a multiple of the network's downsampling period away from its tile starts), so for a
+valid-padding network every predicted voxel equals the full run's voxel at the same place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+from funlib.geometry import Coordinate, Roi
+
+from .blocks import plan_prediction
+from .predict import _as_architecture, check_image, predict
+from .reading import read_tile
+
+
+@dataclass(frozen=True)
+class RegionPrediction:
+    data: np.ndarray  # (channels, *spatial) float32
+    output_begin: Coordinate  # index of data voxel 0 in the full run's output
+    offset: tuple[Fraction, ...]  # centre of data voxel 0, in input voxels
+
+    def placement(self, voxel_size=None, offset=None, upsample=None) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """World voxel size and position of data voxel 0 for an input placed at
+        ``offset`` with ``voxel_size`` (as :meth:`PredictionPlan.output_placement`)."""
+        dims = len(self.offset)
+        voxel_size = tuple(voxel_size) if voxel_size is not None else (1,) * dims
+        offset = tuple(offset) if offset is not None else (0,) * dims
+        upsample = tuple(upsample) if upsample is not None else (1,) * dims
+        scale = tuple(v / a for v, a in zip(voxel_size, upsample, strict=True))
+        return scale, tuple(o + float(c) * v for o, c, v in zip(offset, self.offset, voxel_size, strict=True))
+
+
+def predict_region(
+    architecture,
+    image: Any,
+    roi: Roi,
+    *,
+    pad: str = "reflect",
+    use_eval_shape_increase: bool = True,
+    device="auto",
+    batch_size: int | str = "auto",
+    dtype: str = "float32",
+) -> RegionPrediction:
+    """Predict the output voxels whose centres lie in ``roi`` (input voxel coordinates).
+
+    Returns the voxels, where they sit in the full run's output and their exact position.
+    """
+    architecture = _as_architecture(architecture)
+    channel_axis = check_image(architecture, image)
+    spatial = Coordinate(image.shape[1:] if channel_axis else image.shape)
+    full = plan_prediction(architecture, spatial, pad, use_eval_shape_increase)
+    roi = Roi(Coordinate(roi.begin), Coordinate(roi.shape)).intersect(Roi((0,) * spatial.dims, spatial))
+    if roi.empty:
+        raise ValueError(f"the region {roi} lies outside the image (shape {tuple(spatial)})")
+    grid = full.grid
+    period, up = grid.step, grid.upsample
+    margin = Coordinate(architecture.context) + grid.halo * 2 + period
+    begin = roi.begin - margin
+    begin = begin - ((begin + full.pad_lo) % period)  # on the full run's tile grid
+    window = Roi(begin, roi.end + margin - begin)
+    read_pad = "zero" if pad == "valid" else pad
+    crop = read_tile(image, window, read_pad, channel_axis)
+    local = predict(
+        architecture,
+        crop if channel_axis or architecture.num_in_channels > 1 else crop[0],
+        pad="valid",
+        use_eval_shape_increase=use_eval_shape_increase,
+        device=device,
+        batch_size=batch_size,
+        dtype=dtype,
+    )
+    local_plan = plan_prediction(architecture, window.shape, "valid", use_eval_shape_increase)
+    keep, output_begin, offset = [], [], []
+    for d in range(spatial.dims):
+        a = up[d]
+        # centre of local voxel k: window.begin + local_offset + k / a; full voxel g: full_offset + g / a
+        first = (window.begin[d] + local_plan.output_offset[d] - full.output_offset[d]) * a
+        if first.denominator != 1:  # cannot happen on the grid; guards the arithmetic above
+            raise AssertionError(f"region output is off the full run's grid on axis {d} ({first})")
+        first = int(first)
+        lo_centre = Fraction(2 * roi.begin[d] - 1, 2)  # voxel roi.begin spans [b - 1/2, b + 1/2)
+        hi_centre = Fraction(2 * roi.end[d] - 1, 2)
+        k_lo = max(0, -first, _ceil((lo_centre - window.begin[d] - local_plan.output_offset[d]) * a))
+        k_hi = min(
+            local.shape[d + 1],
+            full.output_shape[d] - first,
+            _ceil((hi_centre - window.begin[d] - local_plan.output_offset[d]) * a),
+        )
+        if k_hi <= k_lo:
+            raise ValueError(f"no output voxel of the network falls in {roi} (axis {d})")
+        keep.append(slice(k_lo, k_hi))
+        output_begin.append(first + k_lo)
+        offset.append(window.begin[d] + local_plan.output_offset[d] + Fraction(k_lo, a))
+    return RegionPrediction(
+        data=np.ascontiguousarray(local[(slice(None), *keep)]),
+        output_begin=Coordinate(output_begin),
+        offset=tuple(offset),
+    )
+
+
+def _ceil(value: Fraction) -> int:
+    return -((-value.numerator) // value.denominator)

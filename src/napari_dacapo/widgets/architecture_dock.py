@@ -1,0 +1,165 @@
+"""The architecture dock: edit or load a DaCapo config, verify it live, load weights, build."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from magicgui.widgets import ComboBox, Container, FileEdit, Label, PushButton
+
+from ..demo import demo_models
+from ..examples import example_config_paths
+from ..registry import NetworkRegistry, RegisteredNetwork, registry
+from ..summary import summarize
+from ..tiling.devices import available_devices, free_memory
+from .config_form import ConfigForm
+
+_OK, _BAD = "color: #4caf50;", "color: #f44336;"
+
+if TYPE_CHECKING:
+    import napari
+
+
+class ArchitectureDock(Container):
+    """Form for a ``CNNectomeUNetConfig``, live ``verify()``, summary, load/save, weights, Build."""
+
+    def __init__(self, napari_viewer: napari.viewer.Viewer | None = None, network_registry: NetworkRegistry = registry):
+        super().__init__(labels=True)
+        self.viewer = napari_viewer
+        self.native.setMinimumWidth(380)
+        self.native.setMaximumWidth(520)
+        self.registry = network_registry
+        starts = sorted(example_config_paths()) + sorted(demo_models())
+        self.start_from = ComboBox(label="start from", choices=["—", *starts], value="—")
+        self.start_from.tooltip = "Fill the form with a bundled example or demo model config."
+        self.config_file = FileEdit(label="config file", mode="r", filter="DaCapo config (*.yaml *.yml *.json)")
+        self.form = ConfigForm(labels=True, scrollable=False)
+        self.status = Label(label="verify", value="")
+        self.summary = Label(label="summary", value="")
+        self.summary.native.setStyleSheet("font-family: monospace;")
+        self.weights_file = FileEdit(label="weights", mode="r", filter="checkpoint (*)")
+        self.weights_file.tooltip = "A DaCapo run checkpoint (checkpoints/iterations/N) or a state dict."
+        self.save_file = FileEdit(label="save config as", mode="w", filter="DaCapo config (*.yaml *.json)")
+        self.save_button = PushButton(text="Save config")
+        self.build_button = PushButton(text="Build")
+        self.message = Label(label="", value="")
+        self.message.native.setWordWrap(True)
+        self.extend(
+            [
+                self.start_from,
+                self.config_file,
+                self.form,
+                self.status,
+                self.summary,
+                self.weights_file,
+                self.save_file,
+                self.save_button,
+                self.build_button,
+                self.message,
+            ]
+        )
+        self.status.native.setWordWrap(True)
+        self.start_from.changed.connect(self._on_start_from)
+        self.config_file.changed.connect(lambda path: self.load_config(path) if str(path) not in ("", ".") else None)
+        self.form.changed.connect(self.refresh)
+        self.save_button.changed.connect(lambda: self.save_config(self.save_file.value))
+        self.build_button.changed.connect(self.build)
+        self.form.set_config(demo_models()["demo_membranes_3d"].load()[0] if demo_models() else _fallback())
+
+    # -- actions -------------------------------------------------------------------------
+    def _on_start_from(self, name: str) -> None:
+        if name in example_config_paths():
+            self.load_config(example_config_paths()[name])
+        elif name in demo_models():
+            model = demo_models()[name]
+            self.load_config(model.config_path)
+            self.weights_file.value = model.weights_path
+
+    def load_config(self, path) -> bool:
+        """Fill the form from a DaCapo config file; errors go to the dock."""
+        from ..io import load_config
+
+        try:
+            config = load_config(path)
+        except (OSError, ValueError) as error:
+            self.show_error(str(error))
+            return False
+        self.form.set_config(config)
+        self.show_message(f"loaded {Path(path).name}")
+        return True
+
+    def save_config(self, path) -> bool:
+        from ..io import save_config
+
+        if str(path) in ("", "."):
+            self.show_error("choose a file to save the config to")
+            return False
+        try:
+            save_config(self.form.config(), path)
+        except (OSError, ValueError, TypeError) as error:
+            self.show_error(f"could not save: {error}")
+            return False
+        self.show_message(f"saved {path}")
+        return True
+
+    def build(self) -> RegisteredNetwork | None:
+        """Build the network (with the chosen weights) and register it under its name."""
+        from ..io import load_weights
+
+        config, valid, reason = self._verified()
+        if not valid:
+            self.show_error(f"cannot build: {reason}")
+            return None
+        network = config.architecture_type(config)
+        weights = self.weights_file.value
+        weights = None if str(weights) in ("", ".") else Path(weights)
+        if weights is not None:
+            try:
+                network = load_weights(network, weights)
+            except (OSError, ValueError) as error:
+                self.show_error(str(error))
+                return None
+        entry = RegisteredNetwork(config.name, config, network.eval(), weights)
+        self.registry.add(entry)
+        self.show_message(f"built {entry.label}: ready in the prediction dock")
+        return entry
+
+    # -- live feedback -------------------------------------------------------------------
+    def _verified(self):
+        try:
+            config = self.form.config()
+        except (ValueError, TypeError) as error:
+            return None, False, str(error)
+        valid, reason = config.verify()
+        if valid and not config.name:
+            valid, reason = False, "the network needs a name"
+        return config, valid, reason
+
+    def refresh(self, *_args) -> None:
+        """Verify the form and show the result and the summary (called on every edit)."""
+        config, valid, reason = self._verified()
+        self.status.value = "✓ valid" if valid else f"✗ {reason}"
+        self.status.native.setStyleSheet(_OK if valid else _BAD)
+        if not valid:
+            self.summary.value = ""
+            return
+        summary = summarize(config.architecture_type(config), config.name)
+        lines = summary.lines()[1:]
+        free = [f"{name} {b / 2**30:.1f} GiB" for name in available_devices() if (b := free_memory(name)) is not None]
+        if free:
+            lines.append(f"free now:           {', '.join(free)}")
+        self.summary.value = "\n".join(lines)
+
+    def show_error(self, text: str) -> None:
+        self.message.value = f"✗ {text}"
+        self.message.native.setStyleSheet(_BAD)
+
+    def show_message(self, text: str) -> None:
+        self.message.value = text
+        self.message.native.setStyleSheet("")
+
+
+def _fallback():
+    from ..examples import example_config
+
+    return example_config("unet2d")

@@ -1,0 +1,159 @@
+"""A form generated from an attrs config class: one control per field, chosen by its type."""
+
+from __future__ import annotations
+
+import typing
+from typing import Any
+
+import attr
+import yaml
+from funlib.geometry import Coordinate
+from magicgui.widgets import CheckBox, ComboBox, Container, LineEdit, ListEdit, SpinBox, Widget
+
+from ..architectures import CNNectomeUNetConfig
+from ..architectures.cnnectome_unet_config import PADDINGS
+from .coordinate_edit import CoordinateEdit
+
+_CHOICES = {"padding": PADDINGS}
+_LABELS = {"downsample_factors": "downsample", "upsample_factors": "upsample", "eval_shape_increase": "eval increase"}
+
+
+def _kind(field_type: Any) -> str:
+    """Classify a (resolved) attrs field type: coordinate, coordinates, kernels, int, bool, str."""
+    args = [a for a in typing.get_args(field_type) if a is not type(None)]
+    if args and typing.get_origin(field_type) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        field_type = args[0]
+    if field_type is Coordinate:
+        return "coordinate"
+    if typing.get_origin(field_type) is list:
+        (inner,) = typing.get_args(field_type)
+        return "coordinates" if inner is Coordinate else "kernels"
+    return {int: "int", bool: "bool", str: "str"}[field_type]
+
+
+def _public(name: str) -> str:
+    return name.lstrip("_")
+
+
+def _resize(value, dims: int):
+    """A coordinate-like value for another number of dims (drops or repeats the first axis)."""
+    value = tuple(value)
+    if len(value) > dims:
+        return value[len(value) - dims :]
+    return (value[0],) * (dims - len(value)) + value
+
+
+class ConfigForm(Container):
+    """Every field of ``config_class`` editable; ``config()`` builds the config (not verified).
+
+    Coordinates get per-axis spin boxes, per-level lists get an editable list of them, kernel
+    sizes (a list per level of per-convolution Coordinates) a YAML line, booleans check boxes
+    and fields with fixed choices a combo box. The ``dims`` choice resizes every
+    per-axis control, keeping the values it can.
+    """
+
+    def __init__(self, config_class: type = CNNectomeUNetConfig, dims: int = 3, **kwargs):
+        super().__init__(**kwargs)
+        self.config_class = config_class
+        attr.resolve_types(config_class)
+        self.dims_choice = ComboBox(name="dims", label="dims", choices=[("2D", 2), ("3D", 3)], value=dims)
+        self.dims_choice.tooltip = "Number of spatial dimensions: every per-axis field follows."
+        self.append(self.dims_choice)
+        self.fields: dict[str, tuple[str, Widget]] = {}
+        for field in attr.fields(config_class):
+            kind = _kind(field.type)
+            widget = self._make(field, kind, dims)
+            widget.tooltip = field.metadata.get("help_text", "")
+            self.fields[_public(field.name)] = (kind, widget)
+            self.append(widget)
+        self.dims_choice.changed.connect(self._on_dims)
+
+    def _make(self, field, kind: str, dims: int) -> Widget:
+        name = _public(field.name)
+        label = _LABELS.get(name, name.replace("_", " "))
+        if kind == "coordinate":
+            return CoordinateEdit((0,) * dims, name=name, label=label)
+        if kind == "coordinates":
+            return ListEdit(value=[], annotation=list[tuple[(int,) * dims]], name=name, label=label)
+        if kind == "kernels":
+            widget = LineEdit(value="", name=name, label=label)
+            widget.native.setPlaceholderText("default: 3×3(×3), two per level; YAML, e.g. [[[3,3],[3,3]], …]")
+            return widget
+        if kind == "int":
+            return SpinBox(value=1, min=0, max=100_000, name=name, label=label)
+        if kind == "bool":
+            return CheckBox(value=False, name=name, label=label)
+        if name in _CHOICES:
+            return ComboBox(choices=list(_CHOICES[name]), name=name, label=label)
+        return LineEdit(value="", name=name, label=label)
+
+    @property
+    def dims(self) -> int:
+        return int(self.dims_choice.value)
+
+    def _on_dims(self, dims: int) -> None:
+        with self.changed.blocked():
+            for name, (kind, widget) in list(self.fields.items()):
+                if kind == "coordinate":
+                    widget.value = _resize(widget.value, dims)
+                elif kind == "coordinates":
+                    values = [_resize(v, dims) for v in widget.value]
+                    index = self.index(widget)
+                    self.remove(widget)
+                    replacement = ListEdit(value=values, annotation=list[tuple[(int,) * dims]], name=name)
+                    replacement.label, replacement.tooltip = widget.label, widget.tooltip
+                    self.insert(index, replacement)
+                    self.fields[name] = (kind, replacement)
+                elif kind == "kernels":
+                    widget.value = ""  # kernel lists are per level and per axis: back to the default
+        self.changed.emit(self)
+
+    def set_config(self, config) -> None:
+        """Fill the form from a config (switches dims first)."""
+        dims = len(config.input_shape)
+        with self.changed.blocked():
+            self.dims_choice.value = dims
+            for name, (kind, widget) in self.fields.items():
+                value = getattr(config, name)
+                if kind == "coordinate":
+                    widget.value = value if value is not None else (0,) * dims
+                elif kind == "coordinates":
+                    widget.value = [tuple(v) for v in value] if value else []
+                elif kind == "kernels":
+                    widget.value = (
+                        ""
+                        if value is None
+                        else yaml.safe_dump([[list(k) for k in lv] for lv in value], default_flow_style=True).strip()
+                    )
+                else:
+                    widget.value = value
+        self.changed.emit(self)
+
+    def values(self) -> dict[str, Any]:
+        """The form as config keyword arguments (raises ValueError for unreadable text)."""
+        values: dict[str, Any] = {}
+        for name, (kind, widget) in self.fields.items():
+            value = widget.value
+            if kind == "coordinate":
+                value = None if name == "eval_shape_increase" and not any(value) else value
+            elif kind == "coordinates":
+                value = [Coordinate(v) for v in value] if value or name == "downsample_factors" else None
+            elif kind == "kernels":
+                value = self._kernels(name, value)
+            values[name] = value
+        return values
+
+    def _kernels(self, name: str, text: str):
+        if not text.strip():
+            return None
+        try:
+            levels = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise ValueError(f"{name.replace('_', ' ')}: not readable YAML ({error.problem})") from None
+        if not isinstance(levels, list) or not all(isinstance(lv, list) for lv in levels):
+            raise ValueError(f"{name.replace('_', ' ')}: expected a list per level of kernel shapes, got {text!r}")
+        return levels
+
+    def config(self):
+        """The config the form describes; ``verify()`` it to know whether it builds."""
+        return self.config_class(**self.values())

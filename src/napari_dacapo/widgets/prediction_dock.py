@@ -1,0 +1,347 @@
+"""The prediction dock: pick an image layer and a network, predict in a worker thread, show
+the result as layers that sit exactly on the input."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FloatSpinBox,
+    Label,
+    ProgressBar,
+    PushButton,
+    SpinBox,
+)
+
+from ..registry import NetworkRegistry, RegisteredNetwork, registry
+from ..tiling import check_image, plan_prediction, predict_steps
+from ..tiling.blocks import PAD_MODES
+from ..tiling.devices import available_devices
+from ..tiling.region import predict_region
+from .output_layers import OUTPUT_FORMS, layer_data, show
+from .view_region import visible_roi
+
+_BAD = "color: #f44336;"
+
+if TYPE_CHECKING:
+    import napari
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything one run needs, gathered from the dock on the main thread."""
+
+    entry: RegisteredNetwork
+    layer_name: str
+    data: Any  # the chosen level's array (numpy, dask, zarr)
+    voxel_size: tuple[float, ...]
+    offset: tuple[float, ...]
+    options: dict
+    out: Any
+    units: tuple | None = None
+
+    @property
+    def base_name(self) -> str:
+        return f"{self.layer_name} · {self.entry.name}"
+
+
+class PredictionDock(Container):
+    """Image, network, device, tiling options, output form; Predict / Cancel / Preview."""
+
+    def __init__(self, napari_viewer: napari.viewer.Viewer | None = None, network_registry: NetworkRegistry = registry):
+        super().__init__(labels=True)
+        self.viewer = viewer = napari_viewer
+        self.native.setMinimumWidth(380)
+        self.native.setMaximumWidth(520)
+        self.registry = network_registry
+        self.image = ComboBox(label="image", choices=self._image_choices)
+        self.level = SpinBox(label="level", value=0, min=0, max=0, visible=False)
+        self.level.tooltip = "Multiscale image: the level to predict on (0: full resolution)."
+        self.network = ComboBox(label="network", choices=self._network_choices)
+        self.device = ComboBox(label="device", choices=[(d, n) for n, d in available_devices().items()])
+        self.use_eval_shape_increase = CheckBox(text="use eval_shape_increase (larger tiles)", value=True)
+        self.pad = ComboBox(label="padding", choices=list(PAD_MODES), value="reflect")
+        self.pad.tooltip = "reflect/zero: output covers the whole image; valid: only voxels with full context."
+        self.batch_size = SpinBox(label="batch size", value=0, min=0, max=256)
+        self.batch_size.tooltip = "Tiles per forward pass; 0 = auto (fits free GPU memory, 1 on CPU)."
+        self.output = ComboBox(label="output", choices=list(OUTPUT_FORMS.items()), value="stack")
+        self.threshold = FloatSpinBox(label="threshold", value=0.5, min=-1e6, max=1e6, step=0.05)
+        self.keep_partial = CheckBox(text="keep a partial result on cancel", value=False)
+        self.preview = CheckBox(text="preview (region in view, live)", value=False)
+        self.predict_button = PushButton(text="Predict")
+        self.cancel_button = PushButton(text="Cancel", enabled=False)
+        self.progress = ProgressBar(label="tiles", value=0, min=0, max=1)
+        self.message = Label(label="", value="")
+        self.message.native.setWordWrap(True)
+        self.extend(
+            [
+                self.image,
+                self.level,
+                self.network,
+                self.device,
+                self.use_eval_shape_increase,
+                self.pad,
+                self.batch_size,
+                self.output,
+                self.threshold,
+                self.keep_partial,
+                self.preview,
+                self.predict_button,
+                self.cancel_button,
+                self.progress,
+                self.message,
+            ]
+        )
+        self.worker = None
+        self._job: Job | None = None
+        self._preview_worker = None
+        self._preview_generation = 0
+        self.image.changed.connect(self._on_image)
+        self.output.changed.connect(lambda form: setattr(self.threshold, "visible", form == "threshold"))
+        self.threshold.visible = False
+        self.predict_button.changed.connect(self.run)
+        self.cancel_button.changed.connect(self.cancel)
+        self.preview.changed.connect(self._on_preview_toggled)
+        self.registry.changed.connect(self.reset_choices)
+        self._preview_timer = None
+        if viewer is not None:
+            for event in (viewer.camera.events.center, viewer.camera.events.zoom, viewer.dims.events.current_step):
+                event.connect(self._schedule_preview)
+        self._on_image(self.image.value)
+
+    # -- choices -------------------------------------------------------------------------
+    def _image_choices(self, _widget=None):
+        if self.viewer is None:
+            return []
+        from napari.layers import Image
+
+        return [(layer.name, layer) for layer in self.viewer.layers if isinstance(layer, Image)]
+
+    def _network_choices(self, _widget=None):
+        return [(self.registry.get(name).label, name) for name in self.registry.names()]
+
+    def _on_image(self, layer) -> None:
+        multiscale = bool(layer is not None and layer.multiscale)
+        self.level.visible = multiscale
+        self.level.max = len(layer.data) - 1 if multiscale else 0
+        if layer is not None and self.network.choices:  # a sensible default: the demo of the image's dims
+            dims = layer.ndim - (1 if layer.rgb else 0)
+            demo = f"demo_membranes_{dims}d"
+            current = self.registry.get(self.network.value) if self.network.value else None
+            if demo in self.registry.names() and (current is None or current.network.dims != dims):
+                self.network.value = demo
+
+    # -- gathering -----------------------------------------------------------------------
+    def job(self) -> Job:
+        """Read the dock into a :class:`Job` (raises ValueError with a message for the user)."""
+        layer = self.image.value
+        if layer is None:
+            raise ValueError("open an image layer first (File ▸ Open Sample ▸ napari DaCapo for a demo)")
+        if not self.network.value:
+            raise ValueError("build a network in the architecture dock first")
+        entry = self.registry.get(self.network.value)
+        network = entry.network
+        if layer.multiscale:
+            level = int(self.level.value)
+            data = layer.data[level]
+            factors = np.asarray(layer.downsample_factors[level])
+        else:
+            data = layer.data
+            factors = np.ones(layer.ndim)
+        dims = network.dims
+        if layer.ndim < dims:
+            raise ValueError(f"{entry.name} is a {dims}D network; {layer.name!r} has only {layer.ndim} axes")
+        try:
+            channel_axis = check_image(network, data)
+        except ValueError as error:
+            raise ValueError(f"{layer.name!r} does not fit {entry.name}: {error}") from None
+        spatial = tuple(data.shape[1:] if channel_axis else data.shape)
+        voxel_size = tuple(float(s) for s in (np.asarray(layer.scale) * factors)[-dims:])
+        offset = tuple(float(t) for t in np.asarray(layer.translate)[-dims:])
+        options = dict(
+            pad=self.pad.value,
+            use_eval_shape_increase=bool(self.use_eval_shape_increase.value),
+            device=self.device.value,
+            batch_size=int(self.batch_size.value) or "auto",
+        )
+        plan = plan_prediction(network, spatial, options["pad"], options["use_eval_shape_increase"])
+        shape = (network.num_out_channels, *plan.output_shape)
+        scale, translate = plan.output_placement(voxel_size, offset)
+        units = tuple(str(u) for u in layer.units)[-dims:]
+        return Job(entry, layer.name, data, scale, translate, options, _allocate(data, shape, plan), units)
+
+    # -- running -------------------------------------------------------------------------
+    def run(self) -> Any:
+        """Start predicting in a worker thread; returns the worker (None if the dock refused)."""
+        from napari.qt.threading import thread_worker
+
+        if self.worker is not None:
+            return self.worker
+        try:
+            job = self.job()
+        except (ValueError, KeyError) as error:
+            self.show_error(str(error.args[0] if error.args else error))
+            return None
+        self._job = job
+        steps = predict_steps(job.entry.network, job.data, out=job.out, **job.options)
+        self._steps = steps
+
+        def work():
+            return (yield from steps)
+
+        worker = thread_worker(work, start_thread=False)()
+        worker.yielded.connect(self._on_step)
+        worker.returned.connect(self._on_returned)
+        worker.errored.connect(lambda error: self.show_error(f"prediction failed: {error}"))
+        worker.aborted.connect(self._on_aborted)
+        worker.finished.connect(self._on_finished)
+        self.worker = worker
+        self.predict_button.enabled, self.cancel_button.enabled = False, True
+        self.progress.value = 0
+        self.message.value = f"predicting {job.base_name} …"
+        self.message.native.setStyleSheet("")
+        self._started = time.perf_counter()
+        worker.start()
+        return worker
+
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self.message.value = "cancelling after the current tile …"
+            self.worker.quit()
+
+    def _on_step(self, step) -> None:
+        self.progress.max = max(step.total, 1)
+        self.progress.value = step.done
+
+    def _on_returned(self, out) -> None:
+        if isinstance(out, Exception):  # napari's worker returns RuntimeErrors instead of raising
+            self.show_error(f"prediction failed: {out}")
+            return
+        job = self._job
+        self._show(job, out, partial=False)
+        self.message.value = f"{job.base_name}: done in {time.perf_counter() - self._started:.1f} s"
+
+    def _on_aborted(self) -> None:
+        self._steps.close()  # stops the reader and puts the network back
+        job = self._job
+        done, total = self.progress.value, self.progress.max
+        if self.keep_partial.value:
+            self._show(job, job.out, partial=True)
+            self.message.value = f"cancelled after {done} of {total} tiles: partial result shown"
+        else:
+            self.message.value = f"cancelled after {done} of {total} tiles: nothing added"
+
+    def _on_finished(self) -> None:
+        self.worker = None
+        self.predict_button.enabled, self.cancel_button.enabled = True, False
+
+    def _show(self, job: Job, out, partial: bool) -> list:
+        name = job.base_name + (" (partial)" if partial else "")
+        layers = layer_data(
+            out,
+            form=self.output.value,
+            base_name=name,
+            scale=job.voxel_size,
+            translate=job.offset,
+            threshold=float(self.threshold.value),
+            metadata={"image": job.layer_name, "network": job.entry.name, "partial": partial},
+            units=job.units,
+        )
+        return show(self.viewer, layers)
+
+    # -- preview -------------------------------------------------------------------------
+    def _on_preview_toggled(self, on: bool) -> None:
+        if on:
+            self.refresh_preview()
+        elif self.viewer is not None:
+            for layer in [la for la in self.viewer.layers if la.name.startswith("preview: ")]:
+                self.viewer.layers.remove(layer)
+
+    def _schedule_preview(self, *_args) -> None:
+        if not self.preview.value:
+            return
+        from qtpy.QtCore import QTimer
+
+        if self._preview_timer is None:
+            self._preview_timer = QTimer()
+            self._preview_timer.setSingleShot(True)
+            self._preview_timer.timeout.connect(self.refresh_preview)
+        self._preview_timer.start(250)  # wait for the user to stop scrolling or panning
+
+    def refresh_preview(self) -> Any:
+        """Predict the region in view in a worker; returns the worker (None if nothing to do)."""
+        from napari.qt.threading import thread_worker
+
+        try:
+            job_layer, entry = self.image.value, self.registry.get(self.network.value)
+            if job_layer is None:
+                raise ValueError("open an image layer first")
+            data = job_layer.data[0] if job_layer.multiscale else job_layer.data
+            dims = entry.network.dims
+            roi = visible_roi(self.viewer, job_layer, dims)
+            if roi is None:
+                self.message.value = "preview works in the 2D view"
+                return None
+        except (ValueError, KeyError) as error:
+            self.show_error(str(error.args[0] if error.args else error))
+            return None
+        self._preview_generation += 1
+        generation = self._preview_generation
+        options = dict(
+            pad=self.pad.value,
+            use_eval_shape_increase=bool(self.use_eval_shape_increase.value),
+            device=self.device.value,
+        )
+        voxel_size = tuple(np.asarray(job_layer.scale)[-dims:])
+        offset = tuple(np.asarray(job_layer.translate)[-dims:])
+        started = time.perf_counter()
+
+        def work():
+            return predict_region(entry.network, data, roi, **options)
+
+        def done(region):
+            if generation != self._preview_generation or not self.preview.value:
+                return  # a newer view was asked for
+            scale, translate = region.placement(voxel_size, offset, entry.network.upsample_factor)
+            layers = layer_data(
+                region.data,
+                form=self.output.value,
+                base_name=f"preview: {job_layer.name} · {entry.name}",
+                scale=scale,
+                translate=translate,
+                threshold=float(self.threshold.value),
+                metadata={"image": job_layer.name, "network": entry.name, "preview": True},
+                units=tuple(str(u) for u in job_layer.units)[-dims:],
+            )
+            show(self.viewer, layers)
+            self.message.value = f"preview of {tuple(roi.shape)} voxels in {time.perf_counter() - started:.2f} s"
+
+        worker = thread_worker(work, start_thread=False)()
+        worker.returned.connect(done)
+        worker.errored.connect(lambda error: self.show_error(f"preview failed: {error}"))
+        self._preview_worker = worker
+        worker.start()
+        return worker
+
+    def show_error(self, text: str) -> None:
+        self.message.value = f"✗ {text}"
+        self.message.native.setStyleSheet(_BAD)
+
+
+def _allocate(data, shape: tuple[int, ...], plan):
+    """numpy output for in-memory images; a zarr store napari reads lazily for lazy ones."""
+    if isinstance(data, np.ndarray):
+        return np.zeros(shape, dtype=np.float32)
+    import zarr
+
+    folder = Path(tempfile.mkdtemp(prefix="napari-dacapo-"))
+    chunks = (1, *(min(s, max(64, c)) for s, c in zip(shape[1:], plan.grid.tile_output_shape, strict=True)))
+    return zarr.open_array(folder / "prediction.zarr", mode="w", shape=shape, chunks=chunks, dtype="float32")
