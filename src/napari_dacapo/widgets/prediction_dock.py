@@ -113,7 +113,8 @@ class PredictionDock(Container):
         self.registry.changed.connect(self.reset_choices)
         self._preview_timer = None
         if viewer is not None:
-            for event in (viewer.camera.events.center, viewer.camera.events.zoom, viewer.dims.events.current_step):
+            camera = _camera(viewer)
+            for event in (camera.events.center, camera.events.zoom, viewer.dims.events.current_step):
                 event.connect(self._schedule_preview)
         self._on_image(self.image.value)
 
@@ -334,6 +335,12 @@ class PredictionDock(Container):
     def show_error(self, text: str) -> None:
         self.message.value = f"✗ {text}"
         self.message.native.setStyleSheet(_BAD)
+
+
+def _camera(viewer):
+    """The viewer's camera (``viewer.scene.camera`` from napari 0.9, ``viewer.camera`` before)."""
+    scene = getattr(viewer, "scene", None)
+    return scene.camera if scene is not None and hasattr(scene, "camera") else viewer.camera
 
 
 def _allocate(data, shape: tuple[int, ...], plan):

@@ -14,11 +14,13 @@ def visible_roi(viewer, layer, spatial_dims: int, max_size: int = 320) -> Roi | 
         return None
     ndim = layer.ndim
     shape = Coordinate(layer.level_shapes[0][-spatial_dims:] if layer.multiscale else layer.data.shape[-spatial_dims:])
-    half = max(viewer.canvas.size) / max(viewer.camera.zoom, 1e-9) / 2
+    scene = getattr(viewer, "scene", None)
+    camera = scene.camera if scene is not None and hasattr(scene, "camera") else viewer.camera
+    half = max(viewer.canvas.size) / max(camera.zoom, 1e-9) / 2
     centre = np.asarray(viewer.dims.point, dtype=float)
     displayed = list(viewer.dims.displayed)
     lo_world, hi_world = centre.copy(), centre.copy()
-    for axis, c in zip(displayed, viewer.camera.center[-len(displayed) :], strict=True):
+    for axis, c in zip(displayed, camera.center[-len(displayed) :], strict=True):
         lo_world[axis], hi_world[axis] = c - half, c + half
     lo = np.asarray(layer.world_to_data(lo_world))[-spatial_dims:]
     hi = np.asarray(layer.world_to_data(hi_world))[-spatial_dims:]

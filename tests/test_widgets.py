@@ -1,0 +1,317 @@
+"""The napari docks, driven in a real viewer: form, verify, files, build, predict, cancel, preview."""
+
+from __future__ import annotations
+
+import time
+
+import dask.array as da
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from napari_dacapo import plan_prediction, predict
+from napari_dacapo.architectures import CNNectomeUNetConfig
+from napari_dacapo.demo import demo_model
+from napari_dacapo.examples import example_config_paths
+from napari_dacapo.io import load_config
+from napari_dacapo.registry import NetworkRegistry, RegisteredNetwork
+from napari_dacapo.widgets import ArchitectureDock, PredictionDock
+
+
+@pytest.fixture
+def network_registry() -> NetworkRegistry:
+    return NetworkRegistry()
+
+
+@pytest.fixture
+def viewer(make_napari_viewer):
+    return make_napari_viewer()
+
+
+@pytest.fixture
+def architecture_dock(viewer, network_registry) -> ArchitectureDock:
+    dock = ArchitectureDock(viewer, network_registry=network_registry)
+    viewer.window.add_dock_widget(dock)
+    return dock
+
+
+@pytest.fixture
+def prediction_dock(viewer, network_registry) -> PredictionDock:
+    dock = PredictionDock(viewer, network_registry=network_registry)
+    viewer.window.add_dock_widget(dock)
+    return dock
+
+
+def wait_for_run(qtbot, dock, timeout=60_000):
+    qtbot.waitUntil(lambda: dock.worker is None, timeout=timeout)
+
+
+def small_net(dims=2, **changes) -> RegisteredNetwork:
+    fields = dict(
+        name="small",
+        input_shape=(44,) * dims,
+        fmaps_out=2,
+        fmaps_in=1,
+        num_fmaps=3,
+        fmap_inc_factor=2,
+        downsample_factors=[(2,) * dims],
+        eval_shape_increase=(16,) * dims,
+    )
+    fields.update(changes)
+    config = CNNectomeUNetConfig(**fields)
+    torch.manual_seed(0)
+    return RegisteredNetwork(config.name, config, config.architecture_type(config).eval(), None)
+
+
+# -- architecture dock ---------------------------------------------------------------------
+
+
+def test_the_form_shows_why_a_config_does_not_verify(architecture_dock):
+    form = architecture_dock.form
+    assert architecture_dock.status.value == "✓ valid"
+    form.fields["input_shape"][1].value = (61, 60, 60)
+    assert architecture_dock.status.value.startswith("✗ ")
+    assert "cannot be downsampled by 2 at level 0 (axis 0)" in architecture_dock.status.value
+    assert architecture_dock.summary.value == ""
+    form.fields["input_shape"][1].value = (60, 60, 60)
+    assert architecture_dock.status.value == "✓ valid"
+    assert "60 × 60 × 60 → 20 × 20 × 20" in architecture_dock.summary.value
+
+
+def test_switching_to_2d_resizes_every_per_axis_field(architecture_dock):
+    form = architecture_dock.form
+    form.dims_choice.value = 2
+    values = form.values()
+    assert values["input_shape"] == (60, 60)
+    assert values["eval_shape_increase"] == (48, 48)
+    assert values["downsample_factors"] == [(2, 2), (2, 2)]
+    assert architecture_dock.status.value == "✓ valid"
+    assert "2D" in architecture_dock.summary.value
+
+
+def test_loading_a_config_file_fills_the_form(architecture_dock):
+    path = example_config_paths()["unet2d"]
+    architecture_dock.config_file.value = path
+    assert architecture_dock.form.config() == load_config(path)
+    assert architecture_dock.form.dims == 2
+
+
+def test_a_broken_config_file_is_reported_in_the_dock(architecture_dock, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("__type__: CNNectomeUNetConfig\nname: x\ninput_shape: [10, 10]\n")
+    before = architecture_dock.form.values()
+    assert not architecture_dock.load_config(bad)
+    assert architecture_dock.message.value.startswith("✗ ")
+    assert "bad.yaml" in architecture_dock.message.value
+    assert architecture_dock.form.values() == before  # nothing lost
+
+
+def test_saved_config_loads_back_identical(architecture_dock, tmp_path):
+    architecture_dock.form.fields["use_attention"][1].value = True
+    architecture_dock.form.fields["kernel_size_down"][1].value = "[[[3,3,3],[3,3,3]]]*3".replace("*3", "")
+    target = tmp_path / "net.yaml"
+    assert architecture_dock.save_config(target)
+    saved = yaml.safe_load(target.read_text())
+    assert saved["__type__"] == "CNNectomeUNetConfig" and saved["use_attention"] is True
+    assert load_config(target) == architecture_dock.form.config()
+
+
+def test_build_registers_the_trained_network(architecture_dock, network_registry):
+    architecture_dock.start_from.value = "demo_membranes_3d"
+    entry = architecture_dock.build()
+    assert entry is not None and entry.weights == demo_model(3).weights_path
+    assert network_registry.get("demo_membranes_3d") is entry
+    assert entry.network.num_out_channels == 1  # the run's prediction head
+
+
+def test_a_checkpoint_that_does_not_fit_is_reported_in_the_dock(architecture_dock, network_registry):
+    architecture_dock.start_from.value = "unet2d"
+    architecture_dock.weights_file.value = demo_model(3).weights_path
+    assert architecture_dock.build() is None
+    assert "does not fit" in architecture_dock.message.value
+    assert "unet2d" not in network_registry._networks
+
+
+# -- prediction dock -----------------------------------------------------------------------
+
+
+def test_predict_adds_a_layer_equal_to_the_core_and_placed_on_the_input(qtbot, viewer, prediction_dock):
+    viewer.open_sample("napari-dacapo", "em_image")
+    image = viewer.layers["synthetic EM 2D"]
+    image.translate = (100.0, -40.0)
+    prediction_dock.image.value = image
+    prediction_dock.network.value = "demo_membranes_2d"
+    prediction_dock.pad.value = "valid"
+    prediction_dock.run()
+    wait_for_run(qtbot, prediction_dock)
+    layer = viewer.layers["synthetic EM 2D · demo_membranes_2d"]
+    network = demo_model(2).load()[1]
+    expected = predict(network, image.data, pad="valid", device="cpu")[0]
+    np.testing.assert_allclose(np.asarray(layer.data), expected, rtol=1e-5, atol=1e-5)
+    # valid: output voxel i is the prediction for input voxel i + context / 2
+    context = network.context
+    np.testing.assert_allclose(layer.scale, (8, 8))
+    np.testing.assert_allclose(layer.translate, (100 + 8 * context[0] / 2, -40 + 8 * context[1] / 2))
+
+
+def test_super_resolution_output_sits_on_its_input(qtbot, viewer, prediction_dock, network_registry):
+    network_registry.add(small_net(2, upsample_factors=[(2, 2)], name="superres"))
+    image = viewer.add_image(np.random.default_rng(0).random((70, 90), dtype=np.float32), scale=(4, 6))
+    prediction_dock.image.value = image
+    prediction_dock.network.value = "superres"
+    prediction_dock.run()
+    wait_for_run(qtbot, prediction_dock)
+    layer = viewer.layers[f"{image.name} · superres"]
+    assert layer.data.shape == (2, 140, 180)
+    np.testing.assert_allclose(layer.scale, (1, 2, 3))
+    # sub-voxel 0 of input voxel 0 (centre 0) spans [-1/2, 0): its centre is -1/4 voxel
+    np.testing.assert_allclose(layer.translate, (0, -1, -1.5))
+    plan = plan_prediction(network_registry.get("superres").network, image.data.shape)
+    assert plan.output_placement((4, 6)) == ((2.0, 3.0), (-1.0, -1.5))
+
+
+def test_rerun_updates_the_same_layer(qtbot, viewer, prediction_dock):
+    viewer.open_sample("napari-dacapo", "em_image")
+    prediction_dock.image.value = viewer.layers["synthetic EM 2D"]
+    prediction_dock.run()
+    wait_for_run(qtbot, prediction_dock)
+    first = viewer.layers["synthetic EM 2D · demo_membranes_2d"]
+    count = len(viewer.layers)
+    prediction_dock.pad.value = "valid"
+    prediction_dock.run()
+    wait_for_run(qtbot, prediction_dock)
+    assert len(viewer.layers) == count
+    assert viewer.layers["synthetic EM 2D · demo_membranes_2d"] is first
+    assert first.data.shape == (256 - 40, 256 - 40)
+
+
+def test_threshold_output_is_a_labels_layer(qtbot, viewer, prediction_dock):
+    viewer.open_sample("napari-dacapo", "em_image")
+    image = viewer.layers["synthetic EM 2D"]
+    prediction_dock.image.value = image
+    prediction_dock.output.value = "threshold"
+    prediction_dock.threshold.value = 0.5
+    prediction_dock.run()
+    wait_for_run(qtbot, prediction_dock)
+    labels = viewer.layers["synthetic EM 2D · demo_membranes_2d labels"]
+    expected = predict(demo_model(2).load()[1], image.data, device="cpu")[0] > 0.5
+    np.testing.assert_array_equal(np.asarray(labels.data), expected.astype(np.uint8))
+    assert labels._type_string == "labels"
+
+
+def test_cancel_adds_nothing_and_says_how_far_it_got(qtbot, viewer, prediction_dock, network_registry):
+    network_registry.add(small_net(2, eval_shape_increase=(0, 0)))
+    viewer.add_image(np.random.default_rng(0).random((300, 300), dtype=np.float32), name="big")
+    prediction_dock.image.value = viewer.layers["big"]
+    prediction_dock.network.value = "small"
+    worker = prediction_dock.run()
+    worker.yielded.connect(lambda step: prediction_dock.cancel() if step.done >= 1 else None)
+    wait_for_run(qtbot, prediction_dock)
+    assert [layer.name for layer in viewer.layers] == ["big"]
+    assert "cancelled after" in prediction_dock.message.value
+    assert "nothing added" in prediction_dock.message.value
+    assert prediction_dock.progress.value < prediction_dock.progress.max
+
+
+def test_cancel_can_keep_a_marked_partial_result(qtbot, viewer, prediction_dock, network_registry):
+    network_registry.add(small_net(2, eval_shape_increase=(0, 0)))
+    viewer.add_image(np.random.default_rng(0).random((300, 300), dtype=np.float32), name="big")
+    prediction_dock.image.value = viewer.layers["big"]
+    prediction_dock.network.value = "small"
+    prediction_dock.keep_partial.value = True
+    worker = prediction_dock.run()
+    worker.yielded.connect(lambda step: prediction_dock.cancel() if step.done >= 2 else None)
+    wait_for_run(qtbot, prediction_dock)
+    partial = viewer.layers["big · small (partial)"]
+    assert partial.metadata["napari_dacapo"]["partial"] is True
+    done = np.asarray(partial.data)
+    assert 0 < np.count_nonzero(done.any(axis=0)) < done.shape[1] * done.shape[2]
+
+
+def test_the_event_loop_keeps_ticking_during_a_run(qtbot, viewer, prediction_dock):
+    from qtpy.QtCore import QTimer
+
+    viewer.open_sample("napari-dacapo", "em_volume")
+    prediction_dock.image.value = viewer.layers["synthetic EM 3D"]
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start(20)
+    prediction_dock.run()
+    wait_for_run(qtbot, prediction_dock, timeout=120_000)
+    timer.stop()
+    gaps = np.diff(ticks)
+    assert len(ticks) > 10
+    assert gaps.max() < 0.2, f"the event loop stalled for {gaps.max():.2f} s"
+
+
+def test_a_lazy_layer_is_predicted_into_a_zarr_store(qtbot, viewer, prediction_dock):
+    data = np.random.default_rng(3).integers(0, 255, (180, 200), dtype=np.uint8)
+    viewer.add_image(da.from_array(data, chunks=(64, 64)), name="lazy")
+    prediction_dock.image.value = viewer.layers["lazy"]
+    prediction_dock.network.value = "demo_membranes_2d"
+    prediction_dock.run()
+    wait_for_run(qtbot, prediction_dock)
+    layer = viewer.layers["lazy · demo_membranes_2d"]
+    assert isinstance(layer.data, da.Array)  # napari reads the zarr store lazily
+    expected = predict(demo_model(2).load()[1], data, device="cpu")[0]
+    np.testing.assert_allclose(layer.data.compute(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_layer_with_the_wrong_dims_is_refused_in_the_dock(viewer, prediction_dock, network_registry):
+    network_registry.add(small_net(3, name="net3d"))
+    viewer.add_image(np.zeros((50, 50), np.float32), name="flat")
+    prediction_dock.image.value = viewer.layers["flat"]
+    prediction_dock.network.value = "net3d"
+    assert prediction_dock.run() is None
+    assert "3D network" in prediction_dock.message.value
+    assert len(viewer.layers) == 1
+
+
+def test_preview_predicts_the_slice_in_view(qtbot, viewer, prediction_dock):
+    viewer.open_sample("napari-dacapo", "em_volume")
+    image = viewer.layers["synthetic EM 3D"]
+    prediction_dock.image.value = image
+    viewer.dims.current_step = (20, 64, 64)
+    prediction_dock.preview.value = True
+    qtbot.waitUntil(lambda: any(la.name.startswith("preview: ") for la in viewer.layers), timeout=60_000)
+    layer = next(la for la in viewer.layers if la.name.startswith("preview: "))
+    assert layer.data.shape[0] == 1
+    full = predict(demo_model(3).load()[1], image.data, device="cpu")[0]
+    z = round((layer.translate[0] - image.translate[0]) / 8)
+    assert z == 20
+    y0, x0 = (round((t - o) / 8) for t, o in zip(layer.translate[1:], image.translate[1:], strict=True))
+    h, w = layer.data.shape[1:]
+    np.testing.assert_allclose(layer.data[0], full[20, y0 : y0 + h, x0 : x0 + w], rtol=1e-5, atol=1e-5)
+    prediction_dock.preview.value = False
+    assert not any(la.name.startswith("preview: ") for la in viewer.layers)
+
+
+# -- sample data and reader ----------------------------------------------------------------
+
+
+def test_sample_data_opens_with_its_voxel_size(viewer):
+    viewer.open_sample("napari-dacapo", "em_volume")
+    layer = viewer.layers["synthetic EM 3D"]
+    assert layer.data.shape == (64, 128, 128) and layer.data.dtype == np.uint8
+    np.testing.assert_allclose(layer.scale, (8, 8, 8))
+
+
+def test_opening_a_config_file_fills_the_architecture_dock(viewer):
+    from napari_dacapo._reader import get_config_reader
+
+    path = example_config_paths()["superres_unet3d"]
+    assert get_config_reader(str(path)) is not None
+    viewer.open(str(path), plugin="napari-dacapo")
+    dock = viewer.window.dock_widgets["DaCapo architecture (napari-dacapo)"]
+    assert len(viewer.layers) == 0
+    assert dock.form.config() == load_config(path)
+
+
+def test_the_reader_leaves_other_yaml_files_alone(tmp_path):
+    from napari_dacapo._reader import get_config_reader
+
+    other = tmp_path / "env.yaml"
+    other.write_text("dependencies: [numpy]\n")
+    assert get_config_reader(str(other)) is None
