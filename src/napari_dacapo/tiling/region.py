@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 from funlib.geometry import Coordinate, Roi
 
-from .blocks import plan_prediction
+from ..architectures import ShapeError
+from .blocks import PredictionPlan, plan_prediction
 from .predict import _as_architecture, check_image, predict
 from .reading import read_tile
 
@@ -59,24 +60,20 @@ def predict_region(
     roi = Roi(Coordinate(roi.begin), Coordinate(roi.shape)).intersect(Roi((0,) * spatial.dims, spatial))
     if roi.empty:
         raise ValueError(f"the region {roi} lies outside the image (shape {tuple(spatial)})")
-    grid = full.grid
-    period, up = grid.step, grid.upsample
-    margin = Coordinate(architecture.context) + grid.halo * 2 + period
-    begin = roi.begin - margin
-    begin = begin - ((begin + full.pad_lo) % period)  # on the full run's tile grid
-    window = Roi(begin, roi.end + margin - begin)
+    window = _window(architecture, full, roi)
     read_pad = "zero" if pad == "valid" else pad
     crop = read_tile(image, window, read_pad, channel_axis)
     local = predict(
         architecture,
         crop if channel_axis or architecture.num_in_channels > 1 else crop[0],
         pad="valid",
-        use_eval_shape_increase=use_eval_shape_increase,
+        tile_shape=window.shape,
         device=device,
         batch_size=batch_size,
         dtype=dtype,
     )
-    local_plan = plan_prediction(architecture, window.shape, "valid", use_eval_shape_increase)
+    local_plan = plan_prediction(architecture, window.shape, "valid", tile_shape=window.shape)
+    up = full.grid.upsample
     keep, output_begin, offset = [], [], []
     for d in range(spatial.dims):
         a = up[d]
@@ -103,6 +100,52 @@ def predict_region(
         output_begin=Coordinate(output_begin),
         offset=tuple(offset),
     )
+
+
+def _next_valid(geometry, size: int, axis: int) -> int:
+    if geometry is None:
+        return size
+    for candidate in range(size, size + 4096):
+        try:
+            geometry.walk_axis(candidate, axis)
+            return candidate
+        except ValueError:
+            continue
+    raise ShapeError(f"no valid input size from {size} on axis {axis}")
+
+
+def _window(architecture, full: PredictionPlan, roi: Roi) -> Roi:
+    """The smallest input window, on the full run's tile grid, whose one-tile 'valid'
+    prediction covers every output voxel centred in ``roi``."""
+    geometry = getattr(architecture, "geometry", None)
+    period, up, dims = full.grid.step, full.grid.upsample, roi.dims
+    reach = Coordinate(architecture.context) // 2 + full.grid.halo
+    begin = roi.begin - reach
+    begin = list(begin - ((begin + full.pad_lo) % period))
+    size = [roi.end[d] - begin[d] + reach[d] for d in range(dims)]
+    for _ in range(256):
+        size = [_next_valid(geometry, size[d], d) for d in range(dims)]
+        try:
+            local = plan_prediction(architecture, Coordinate(size), "valid", tile_shape=Coordinate(size))
+        except ShapeError:
+            size = [s + 1 for s in size]
+            continue
+        grown = False
+        for d in range(dims):
+            first_wanted = Fraction(2 * roi.begin[d] - 1, 2) + Fraction(1, 2 * up[d])
+            last_wanted = Fraction(2 * roi.end[d] - 1, 2) - Fraction(1, 2 * up[d])
+            first = begin[d] + local.output_offset[d]
+            last = first + Fraction(local.output_shape[d] - 1, up[d])
+            if first > first_wanted:
+                begin[d] -= period[d]
+                size[d] += period[d]
+                grown = True
+            elif last < last_wanted:
+                size[d] += 1
+                grown = True
+        if not grown:
+            return Roi(Coordinate(begin), Coordinate(size))
+    raise ShapeError(f"could not find an input window that covers {roi}")
 
 
 def _ceil(value: Fraction) -> int:

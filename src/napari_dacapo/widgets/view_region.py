@@ -6,7 +6,7 @@ import numpy as np
 from funlib.geometry import Coordinate, Roi
 
 
-def visible_roi(viewer, layer, spatial_dims: int, max_size: int = 320) -> Roi | None:
+def visible_roi(viewer, layer, spatial_dims: int, max_size: int = 192) -> Roi | None:
     """The image voxels in view on ``viewer``'s 2D canvas: the current slice (for axes not
     displayed) and the field of view (displayed axes), at most ``max_size`` voxels per
     displayed axis around the view's centre. ``None`` in a 3D view."""
