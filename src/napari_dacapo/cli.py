@@ -91,7 +91,7 @@ def _predict(args: argparse.Namespace) -> int:
         spatial = image.shape[1:] if channel_axis else image.shape
         offset = tuple(o + b * v for o, b, v in zip(offset, roi.begin, source.voxel_size, strict=True))
     plan = plan_prediction(network, spatial, args.pad)
-    voxel_size, corner = output_corner(offset, source.voxel_size, plan.output_offset, plan.grid.upsample)
+    voxel_size, corner = output_corner(plan, offset, source.voxel_size)
     shape = (network.num_out_channels, *plan.output_shape)
     chunks = (1, *(min(s, int(c)) for s, c in zip(plan.output_shape, plan.grid.tile_output_shape, strict=True)))
     axis_names = ["c^", *(["z", "y", "x"][-dims:])]

@@ -8,7 +8,6 @@ offset + (i+1)*voxel_size)``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -50,17 +49,12 @@ def open_dataset(spec: str, dims: int) -> Dataset:
     return Dataset(array, voxel_size, offset)
 
 
-def output_corner(
-    input_offset, input_voxel_size, output_offset_voxels: tuple[Fraction, ...], upsample
-) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Output voxel size and funlib offset (corner of voxel 0) from the input's and the
-    plan's ``output_offset`` (centre of output voxel 0 in input voxels)."""
-    size = tuple(v / a for v, a in zip(input_voxel_size, upsample, strict=True))
-    corner = tuple(
-        o + v / 2 + float(c) * v - s / 2
-        for o, v, c, s in zip(input_offset, input_voxel_size, output_offset_voxels, size, strict=True)
-    )
-    return size, corner
+def output_corner(plan, input_offset, input_voxel_size) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Output voxel size and funlib offset (corner of voxel 0) of a prediction ``plan`` for an
+    input whose voxel 0 has its corner at ``input_offset``."""
+    centre = tuple(o + v / 2 for o, v in zip(input_offset, input_voxel_size, strict=True))
+    size, first = plan.output_placement(input_voxel_size, centre)
+    return size, tuple(c - s / 2 for c, s in zip(first, size, strict=True))
 
 
 def create_output(
