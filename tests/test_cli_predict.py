@@ -83,8 +83,8 @@ def test_roi_predicts_part_of_the_input_and_places_it(tmp_path, capsys):
     "setup,args,message",
     [
         ("none", ["--input", "{t}/missing.zarr/raw", "--output", "{t}/o.zarr/p"], "no such zarr container"),
-        ("input", ["--input", "{t}/in.zarr/nothing", "--output", "{t}/o.zarr/p"], "no array 'nothing'"),
-        ("both", ["--input", "{t}/in.zarr/raw", "--output", "{t}/in.zarr/raw"], "exists: pass --overwrite"),
+        ("input", ["--input", "{t}/in.zarr/nothing", "--output", "{t}/o.zarr/p"], "no array or group 'nothing'"),
+        ("both", ["--input", "{t}/in.zarr/raw", "--output", "{t}/o.zarr/p"], "pass --overwrite"),
         ("input", ["--input", "{t}/in.zarr/raw", "--output", "{t}/o.zarr"], "name a dataset inside"),
         ("input", ["--input", "{t}/in.zarr/raw", "--output", "{t}/o.zarr/p", "--roi", "5:1,0:3"], "--roi"),
     ],
@@ -94,6 +94,8 @@ def test_bad_input_is_one_line_and_nonzero(tmp_path, setup, args, message):
     model = demo_model(2)
     if setup != "none":
         write_input(tmp_path / "in.zarr", synthetic_em((64, 64), seed=1).raw, (1, 1), (0, 0))
+    if setup == "both":  # an output dataset that some other program wrote
+        zarr.open_group(store=str(tmp_path / "o.zarr"), mode="w").create_array("p", shape=(4,), dtype="f4")
     args = [a.format(t=tmp_path) for a in args]
     result = run_cli("predict", str(model.config_path), "--weights", str(model.weights_path), *args)
     assert result.returncode == 1

@@ -10,15 +10,9 @@ from .examples import example_config, example_config_paths
 
 
 def _load_config(spec: str):
-    from .io import load_config
+    from .networks import resolve_config
 
-    if spec in example_config_paths():
-        return example_config(spec)
-    from .demo import demo_models
-
-    if spec in demo_models():
-        return demo_models()[spec].load()[0]
-    return load_config(spec)
+    return resolve_config(spec)
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -38,71 +32,75 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_roi(text: str | None, dims: int):
-    from funlib.geometry import Coordinate, Roi
-
+def _parse_roi(text: str | None) -> tuple[tuple[int, int], ...] | None:
     if text is None:
         return None
     try:
         bounds = [tuple(int(v) for v in part.split(":")) for part in text.split(",")]
     except ValueError:
         raise ValueError(f"--roi {text!r}: expected start:stop per axis, e.g. 0:64,0:128,0:128") from None
-    if len(bounds) != dims or any(len(b) != 2 or b[1] <= b[0] for b in bounds):
-        raise ValueError(f"--roi {text!r}: expected {dims} ranges start:stop with stop > start")
-    return Roi(Coordinate(b[0] for b in bounds), Coordinate(b[1] - b[0] for b in bounds))
+    if any(len(b) != 2 or b[1] <= b[0] for b in bounds):
+        raise ValueError(f"--roi {text!r}: expected ranges start:stop with stop > start")
+    return tuple((b[0], b[1]) for b in bounds)
+
+
+def _parse_numbers(text: str | None, kind, option: str) -> tuple | None:
+    if text is None:
+        return None
+    try:
+        return tuple(kind(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"{option} {text!r}: expected comma-separated numbers") from None
 
 
 def _predict(args: argparse.Namespace) -> int:
-    import numpy as np
-    from tqdm import tqdm
+    import shlex
 
-    from .io import load_weights
-    from .io.zarr_arrays import create_output, mark_complete, open_dataset, output_corner
-    from .tiling import check_image, plan_prediction, predict
+    from .blockwise import RunSpec, run_blockwise
 
     if args.demo:
         return _predict_demo(args)
     if not (args.config and args.input and args.output):
         raise ValueError("predict needs CONFIG, --input and --output (or --demo OUT.zarr)")
-    config = _load_config(args.config)
-    valid, reason = config.verify()
-    if not valid:
-        raise ValueError(f"config {config.name!r} does not verify: {reason}")
-    network = config.architecture_type(config)
-    if args.weights:
-        network = load_weights(network, args.weights)
-    else:
+    if not args.weights:
         print("napari-dacapo: warning: no --weights, predicting with random weights", file=sys.stderr)
-    dims = network.dims
-    source = open_dataset(args.input, dims)
-    image = source.array
-    channel_axis = check_image(network, image)
-    spatial = image.shape[1:] if channel_axis else image.shape
-    roi = _parse_roi(args.roi, dims)
-    offset = source.offset
-    if roi is not None:
-        from funlib.geometry import Coordinate, Roi
-
-        roi = roi.intersect(Roi((0,) * dims, Coordinate(spatial)))
-        if roi.empty:
-            raise ValueError(f"--roi lies outside the input (shape {tuple(spatial)})")
-        box = roi.to_slices()
-        image = image[(slice(None), *box) if channel_axis else box]
-        spatial = image.shape[1:] if channel_axis else image.shape
-        offset = tuple(o + b * v for o, b, v in zip(offset, roi.begin, source.voxel_size, strict=True))
-    plan = plan_prediction(network, spatial, args.pad)
-    voxel_size, corner = output_corner(plan, offset, source.voxel_size)
-    shape = (network.num_out_channels, *plan.output_shape)
-    chunks = (1, *(min(s, int(c)) for s, c in zip(plan.output_shape, plan.grid.tile_output_shape, strict=True)))
-    axis_names = ["c^", *(["z", "y", "x"][-dims:])]
-    out = create_output(args.output, shape, chunks, voxel_size, corner, axis_names, args.overwrite)
-    with tqdm(desc=f"{config.name} → {args.output}", unit="tile") as bar:
-        predict(network, image, pad=args.pad, device=args.device, batch_size=args.batch_size, out=out, progress=bar)
-    mark_complete(out, config=config.name, input=str(args.input), weights=str(args.weights))
-    values = np.asarray(out[(slice(None),) + tuple(slice(0, 1) for _ in range(dims))])
-    print(
-        f"wrote {args.output}: {shape}, voxel size {voxel_size}, offset {corner} (first value {values.ravel()[0]:.3f})"
+    value_range = _parse_numbers(args.value_range, float, "--value-range") or (0.0, 1.0)
+    if len(value_range) != 2:
+        raise ValueError(f"--value-range {args.value_range!r}: expected LOW,HIGH")
+    spec = RunSpec.create(
+        config=args.config,
+        weights=args.weights,
+        input=args.input,
+        output=args.output,
+        roi=_parse_roi(args.roi),
+        voxel_size=_parse_numbers(args.voxel_size, float, "--voxel-size"),
+        pad=args.pad,
+        block_shape=_parse_numbers(args.block_shape, int, "--block-shape"),
+        dtype=args.dtype,
+        value_range=value_range,
+        batch_size=args.batch_size,
     )
+    report = run_blockwise(
+        spec,
+        workers=args.workers,
+        devices=tuple(d.strip() for d in args.devices.split(",") if d.strip()) or ("auto",),
+        launcher=tuple(shlex.split(args.launcher)) if args.launcher else (),
+        overwrite=args.overwrite,
+        block_timeout=args.block_timeout,
+    )
+    earlier = f", {report.done_before} of them done by an earlier run" if report.done_before else ""
+    print(
+        f"wrote {args.output}: {report.shape}, voxel size {report.voxel_size}, offset {report.offset} "
+        f"({report.blocks} blocks{earlier})"
+    )
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from .blockwise import serve
+
+    count = serve(args.output, args.device, threads=args.threads)
+    print(f"napari-dacapo worker: {count} blocks done", file=sys.stderr)
     return 0
 
 
@@ -155,10 +153,47 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--input", help="input dataset, CONTAINER.zarr/DATASET")
     pred.add_argument("--output", help="output dataset, CONTAINER.zarr/DATASET")
     pred.add_argument("--roi", help="only this part of the input, in voxels: z0:z1,y0:y1,x0:x1")
+    pred.add_argument(
+        "--voxel-size",
+        help="the input's voxel size, z,y,x: picks this level of an OME-NGFF multiscale image",
+    )
     pred.add_argument("--pad", choices=("reflect", "zero", "valid"), default="reflect")
-    pred.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda:0, ...")
+    pred.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes started through daisy (default 1: predict in this process)",
+    )
+    pred.add_argument(
+        "--devices",
+        "--device",
+        default="auto",
+        help="comma-separated devices, given to the workers round-robin: auto (cuda, mps, cpu), cpu, "
+        "cuda:0,cuda:1, ...",
+    )
+    pred.add_argument(
+        "--launcher",
+        help="command that starts each worker, e.g. 'srun --gres=gpu:1' or 'bsub -I -gpu num=1': "
+        "workers then run 'LAUNCHER python -m napari_dacapo worker OUTPUT --device D'",
+    )
+    pred.add_argument(
+        "--block-shape",
+        help="output voxels per block, z,y,x (rounded up to whole tiles; default one tile)",
+    )
     pred.add_argument("--batch-size", type=lambda v: v if v == "auto" else int(v), default="auto")
-    pred.add_argument("--overwrite", action="store_true", help="replace an existing output dataset")
+    pred.add_argument(
+        "--dtype",
+        choices=("float32", "uint8"),
+        default="float32",
+        help="uint8 stores round((v - low) / (high - low) * 255), clipped (see --value-range)",
+    )
+    pred.add_argument("--value-range", help="LOW,HIGH mapped to 0,255 by --dtype uint8 (default 0,1)")
+    pred.add_argument("--block-timeout", type=float, default=3600.0, help="seconds before a block is retried")
+    pred.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing output dataset (without it, only the same run's unfinished output is resumed)",
+    )
     pred.add_argument(
         "--demo",
         metavar="OUT.zarr",
@@ -166,16 +201,35 @@ def build_parser() -> argparse.ArgumentParser:
         "into OUT.zarr/membranes",
     )
     pred.set_defaults(run=_predict)
+
+    worker = commands.add_parser(
+        "worker",
+        help="serve blocks of a running 'predict' (started by --launcher)",
+        description="Predict the blocks a running 'napari-dacapo predict' hands out; the scheduler's "
+        "address comes from $DAISY_CONTEXT. Started for you by --workers/--launcher.",
+    )
+    worker.add_argument("output", help="the run's output dataset, CONTAINER.zarr/DATASET")
+    worker.add_argument("--device", default="auto")
+    worker.add_argument("--threads", type=int, help="CPU threads for torch")
+    worker.set_defaults(run=_worker)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .blockwise.driver import RunIncomplete, RunInterrupted
+
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
     except KeyboardInterrupt:
         print("napari-dacapo: interrupted", file=sys.stderr)
         return 130
+    except RunInterrupted as error:
+        print(f"napari-dacapo: {error}", file=sys.stderr)
+        return 130
+    except RunIncomplete as error:
+        print(f"napari-dacapo: error: {error}", file=sys.stderr)
+        return 1
     except (ValueError, KeyError, OSError, MemoryError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"napari-dacapo: error: {message}", file=sys.stderr)

@@ -3,7 +3,7 @@
 from .blocks import Block, PredictionPlan, plan_blocks, plan_prediction
 from .devices import available_devices, resolve_device
 from .grid import NetworkGrid
-from .predict import PredictionCancelled, Step, check_image, predict, predict_steps
+from .predict import PredictionCancelled, Step, check_image, predict, predict_blocks, predict_steps
 from .reading import read_tile, to_float32
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "plan_blocks",
     "plan_prediction",
     "predict",
+    "predict_blocks",
     "predict_steps",
     "read_tile",
     "resolve_device",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -225,13 +225,45 @@ def predict_steps(
     elif tuple(out.shape) != out_shape:
         raise ValueError(f"'out' has shape {tuple(out.shape)}, the prediction needs {out_shape}")
 
+    yield from predict_blocks(
+        architecture,
+        image,
+        plan,
+        plan.blocks,
+        out,
+        device=device,
+        batch_size=batch_size,
+        dtype=dtype,
+        prefetch=prefetch,
+    )
+    return out
+
+
+def predict_blocks(
+    architecture: Architecture,
+    image: Any,
+    plan: PredictionPlan,
+    blocks: Sequence[Block],
+    out: Any,
+    *,
+    device: str | torch.device = "auto",
+    batch_size: int | str = "auto",
+    dtype: str = "float32",
+    prefetch: int = 4,
+) -> Generator[Step, None, None]:
+    """Predict some ``blocks`` of ``plan`` into ``out`` (the whole output array): the step a
+    blockwise worker runs for its share. Yields a :class:`Step` before the first tile and
+    after every batch."""
+    channel_axis = check_image(architecture, image)
+    if dtype not in _DTYPES:
+        raise ValueError(f"{dtype!r} is not a valid choice for 'dtype' (valid: {', '.join(_DTYPES)})")
     device = resolve_device(device)
     if batch_size == "auto":
         batch_size = _auto_batch_size(architecture, device, plan)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer or 'auto', got {batch_size!r}")
 
-    blocks = list(plan.blocks)
+    blocks = list(blocks)
     total = len(blocks)
     yield Step(0, total)
     was_training = architecture.training
@@ -280,7 +312,6 @@ def predict_steps(
         architecture.train(was_training)
         if original_device is not None:
             architecture.to(original_device)
-    return out
 
 
 def _forward(architecture, tiles: list[np.ndarray], device: torch.device, dtype: torch.dtype) -> np.ndarray:
