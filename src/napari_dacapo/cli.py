@@ -91,16 +91,20 @@ def _predict(args: argparse.Namespace) -> int:
     earlier = f", {report.done_before} of them done by an earlier run" if report.done_before else ""
     print(
         f"wrote {args.output}: {report.shape}, voxel size {report.voxel_size}, offset {report.offset} "
-        f"({report.blocks} blocks{earlier})"
+        f"({_count(report.blocks, 'block')}{earlier})"
     )
     return 0
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _worker(args: argparse.Namespace) -> int:
     from .blockwise import serve
 
     count = serve(args.output, args.device, threads=args.threads)
-    print(f"napari-dacapo worker: {count} blocks done", file=sys.stderr)
+    print(f"napari-dacapo worker: {_count(count, 'block')} done", file=sys.stderr)
     return 0
 
 
@@ -187,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="float32",
         help="uint8 stores round((v - low) / (high - low) * 255), clipped (see --value-range)",
     )
-    pred.add_argument("--value-range", help="LOW,HIGH mapped to 0,255 by --dtype uint8 (default 0,1)")
+    pred.add_argument("--value-range", help="LOW,HIGH mapped to 0,255 by --dtype uint8 (default 0,1; write --value-range=-1,1 for a negative LOW)")
     pred.add_argument("--block-timeout", type=float, default=3600.0, help="seconds before a block is retried")
     pred.add_argument(
         "--overwrite",
