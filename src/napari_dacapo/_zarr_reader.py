@@ -1,0 +1,75 @@
+"""npe2 reader: zarr datasets with funlib placement attributes (what ``napari-dacapo predict``
+writes) open as layers at their place in the world."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .io.zarr_arrays import split_dataset
+
+
+def get_zarr_reader(path: str | list[str]) -> Callable | None:
+    """A reader for ``X.zarr`` (every placed array in it) or ``X.zarr/dataset``, else None."""
+    if isinstance(path, list):
+        return None
+    try:
+        layers = zarr_layers(path)
+    except (ValueError, OSError):
+        return None
+    return (lambda _path: zarr_layers(_path)) if layers else None
+
+
+def _placed_arrays(container: Path, path: str) -> list[tuple[str, Any]]:
+    import zarr
+
+    node = zarr.open(store=str(container), path=path or None, mode="r")
+    if isinstance(node, zarr.Array):
+        return [(path, node)] if "voxel_size" in node.attrs or "resolution" in node.attrs else []
+    found = []
+    for name, array in node.arrays():
+        found += _placed_arrays(container, f"{path}/{name}" if path else name)
+    for name, _group in node.groups():
+        found += _placed_arrays(container, f"{path}/{name}" if path else name)
+    return found
+
+
+def zarr_layers(path: str) -> list[tuple]:
+    """Layer data tuples (lazy dask data): ``scale`` is the voxel size and ``translate`` the
+    centre of voxel 0 (``offset + voxel_size / 2``); a ``c^`` first axis becomes one layer
+    per channel. An unfinished prediction is named "… (incomplete)"."""
+    import dask.array as da
+
+    container, inner = split_dataset(path)
+    if not container.is_dir():
+        return []
+    try:
+        arrays = _placed_arrays(container, inner)
+    except Exception:
+        return []
+    layers = []
+    for name, array in sorted(arrays, key=lambda item: item[0]):
+        attrs = dict(array.attrs)
+        voxel_size = [float(v) for v in attrs.get("voxel_size", attrs.get("resolution"))]
+        dims = len(voxel_size)
+        offset = [float(v) for v in attrs.get("offset", [0] * dims)]
+        translate = [o + v / 2 for o, v in zip(offset, voxel_size, strict=True)]
+        state = attrs.get("napari_dacapo", {})
+        label = name + (" (incomplete)" if state.get("complete") is False else "")
+        kwargs: dict[str, Any] = {
+            "name": label,
+            "scale": voxel_size,
+            "translate": translate,
+            "metadata": {"zarr": f"{container}/{name}", **attrs},
+        }
+        if array.ndim == dims + 1:
+            kwargs["channel_axis"] = 0
+            kwargs["name"] = [f"{label} [{c}]" for c in range(array.shape[0])] if array.shape[0] > 1 else label
+        elif array.ndim != dims:
+            continue
+        if "napari_dacapo" in attrs:
+            kwargs["colormap"] = "green"
+            kwargs["blending"] = "additive"
+        layers.append((da.from_zarr(array), kwargs, "image"))
+    return layers
