@@ -135,3 +135,32 @@ def test_devices():
     assert "cpu" in available_devices()
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert resolve_device("auto").type in (expected, "mps")
+
+
+def test_a_stack_of_slices_is_predicted_slice_by_slice():
+    from napari_dacapo.tiling import leading_axes, predict_stack_steps
+
+    config = CNNectomeUNetConfig(
+        name="s", input_shape=(44, 44), fmaps_out=2, fmaps_in=1, num_fmaps=3, fmap_inc_factor=2,
+        downsample_factors=[(2, 2)],
+    )
+    torch.manual_seed(0)
+    network = config.architecture_type(config).eval()
+    stack = np.random.default_rng(0).random((2, 3, 50, 61), dtype=np.float32)
+    assert leading_axes(network, stack) == 2 and leading_axes(network, stack[0, 0]) == 0
+    steps = list(predict_stack_steps(network, stack, device="cpu"))
+    from napari_dacapo import plan_prediction
+
+    tiles_per_slice = len(plan_prediction(network, (50, 61)).blocks)
+    assert steps[0].done == 0 and steps[-1].done == steps[-1].total == 6 * tiles_per_slice
+    generator = predict_stack_steps(network, stack, device="cpu")
+    while True:
+        try:
+            next(generator)
+        except StopIteration as finished:
+            result = finished.value
+            break
+    assert result.shape == (2, 2, 3, 50, 61)
+    for i in range(2):
+        for j in range(3):
+            np.testing.assert_allclose(result[:, i, j], predict(network, stack[i, j], device="cpu"), rtol=1e-6)

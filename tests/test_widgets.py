@@ -315,3 +315,60 @@ def test_the_reader_leaves_other_yaml_files_alone(tmp_path):
     other = tmp_path / "env.yaml"
     other.write_text("dependencies: [numpy]\n")
     assert get_config_reader(str(other)) is None
+
+
+# -- a 2D network on a 3D image: slice by slice ----------------------------------------------
+
+
+def test_a_2d_network_predicts_a_3d_layer_slice_by_slice(qtbot, viewer, prediction_dock):
+    data = np.random.default_rng(4).integers(0, 255, (3, 70, 90), dtype=np.uint8)
+    viewer.add_image(data, name="stack", scale=(30, 4, 4), translate=(100, 10, 20))
+    prediction_dock.image.value = viewer.layers["stack"]
+    prediction_dock.network.value = "demo_membranes_2d"
+    prediction_dock.pad.value = "valid"
+    prediction_dock.run()
+    wait_for_run(qtbot, prediction_dock)
+    layer = viewer.layers["stack · demo_membranes_2d"]
+    network = demo_model(2).load()[1]
+    expected = np.stack([predict(network, plane, pad="valid", device="cpu")[0] for plane in data])
+    np.testing.assert_allclose(layer.data, expected, rtol=1e-5, atol=1e-5)
+    # z keeps the stack's placement; y and x move by half the 2D context (40 voxels of 4 nm)
+    np.testing.assert_allclose(layer.scale, (30, 4, 4))
+    np.testing.assert_allclose(layer.translate, (100, 10 + 20 * 4, 20 + 20 * 4))
+
+
+def test_preview_of_a_2d_network_on_a_3d_layer_predicts_the_slice_in_view(qtbot, viewer, prediction_dock):
+    data = np.random.default_rng(5).integers(0, 255, (4, 100, 100), dtype=np.uint8)
+    viewer.add_image(data, name="stack", scale=(30, 4, 4))
+    prediction_dock.image.value = viewer.layers["stack"]
+    prediction_dock.network.value = "demo_membranes_2d"
+    viewer.dims.current_step = (2, 50, 50)
+    prediction_dock.preview.value = True
+    qtbot.waitUntil(lambda: any(la.name.startswith("preview: ") for la in viewer.layers), timeout=60_000)
+    layer = next(la for la in viewer.layers if la.name.startswith("preview: "))
+    assert layer.data.shape[0] == 1 and layer.translate[0] == 60  # slice 2 of 30 nm
+    full = predict(demo_model(2).load()[1], data[2], device="cpu")[0]
+    y0, x0 = (round(t / 4) for t in layer.translate[1:])
+    h, w = layer.data.shape[1:]
+    np.testing.assert_allclose(layer.data[0], full[y0 : y0 + h, x0 : x0 + w], rtol=1e-5, atol=1e-5)
+
+
+def test_preview_waits_until_the_view_stops_changing(qtbot, viewer, prediction_dock):
+    viewer.open_sample("napari-dacapo", "em_image")
+    prediction_dock.image.value = viewer.layers["synthetic EM 2D"]
+    prediction_dock.preview.value = True
+    qtbot.waitUntil(lambda: prediction_dock._preview_worker is not None, timeout=5_000)
+    qtbot.waitUntil(lambda: any(la.name.startswith("preview: ") for la in viewer.layers), timeout=60_000)
+    runs = []
+    original = prediction_dock.refresh_preview
+    prediction_dock.refresh_preview = lambda: runs.append(time.perf_counter()) or original()
+    prediction_dock._preview_timer = None  # the timer binds refresh_preview when first created
+    camera = viewer.scene.camera
+    started = time.perf_counter()
+    for step in range(10):  # ten pans, 50 ms apart: one burst of view changes
+        camera.center = (0, 100 + step, 100 + step)
+        qtbot.wait(50)
+    qtbot.waitUntil(lambda: len(runs) >= 1, timeout=5_000)
+    qtbot.wait(400)
+    assert len(runs) == 1  # one preview for the whole burst …
+    assert runs[0] - started >= 0.5 + 0.25 - 0.05  # … started 250 ms after the last pan

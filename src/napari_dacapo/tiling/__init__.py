@@ -5,6 +5,7 @@ from .devices import available_devices, resolve_device
 from .grid import NetworkGrid
 from .predict import PredictionCancelled, Step, check_image, predict, predict_blocks, predict_steps
 from .reading import read_tile, to_float32
+from .stack import leading_axes, predict_stack_steps
 
 __all__ = [
     "Block",
@@ -14,10 +15,12 @@ __all__ = [
     "Step",
     "available_devices",
     "check_image",
+    "leading_axes",
     "plan_blocks",
     "plan_prediction",
     "predict",
     "predict_blocks",
+    "predict_stack_steps",
     "predict_steps",
     "read_tile",
     "resolve_device",

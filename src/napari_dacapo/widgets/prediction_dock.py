@@ -22,7 +22,7 @@ from magicgui.widgets import (
 )
 
 from ..registry import NetworkRegistry, RegisteredNetwork, registry
-from ..tiling import check_image, plan_prediction, predict_steps
+from ..tiling import check_image, leading_axes, plan_prediction, predict_stack_steps, predict_steps
 from ..tiling.blocks import PAD_MODES
 from ..tiling.devices import available_devices
 from ..tiling.region import predict_region
@@ -47,6 +47,12 @@ class Job:
     options: dict
     out: Any
     units: tuple | None = None
+    slices: bool = False  # a network with fewer dims than the image: slice by slice
+
+    @property
+    def steps(self):
+        run = predict_stack_steps if self.slices else predict_steps
+        return run(self.entry.network, self.data, out=self.out, **self.options)
 
     @property
     def base_name(self) -> str:
@@ -114,8 +120,15 @@ class PredictionDock(Container):
         self._preview_timer = None
         if viewer is not None:
             camera = _camera(viewer)
-            for event in (camera.events.center, camera.events.zoom, viewer.dims.events.current_step):
+            events = (camera.events.center, camera.events.zoom, viewer.dims.events.current_step)
+            for event in events:
                 event.connect(self._schedule_preview)
+
+            def disconnect(*_args) -> None:  # a closed dock stops following the view
+                for event in events:
+                    event.disconnect(self._schedule_preview)
+
+            self.native.destroyed.connect(disconnect)
         self._on_image(self.image.value)
 
     # -- choices -------------------------------------------------------------------------
@@ -160,12 +173,17 @@ class PredictionDock(Container):
         dims = network.dims
         if layer.ndim < dims:
             raise ValueError(f"{entry.name} is a {dims}D network; {layer.name!r} has only {layer.ndim} axes")
-        try:
-            channel_axis = check_image(network, data)
-        except ValueError as error:
-            raise ValueError(f"{layer.name!r} does not fit {entry.name}: {error}") from None
-        spatial = tuple(data.shape[1:] if channel_axis else data.shape)
-        voxel_size = tuple(float(s) for s in (np.asarray(layer.scale) * factors)[-dims:])
+        extra = 0 if layer.rgb else leading_axes(network, data)
+        if extra:
+            spatial = tuple(data.shape[extra:])
+        else:
+            try:
+                channel_axis = check_image(network, data)
+            except ValueError as error:
+                raise ValueError(f"{layer.name!r} does not fit {entry.name}: {error}") from None
+            spatial = tuple(data.shape[1:] if channel_axis else data.shape)
+        layer_scale = np.asarray(layer.scale) * factors
+        voxel_size = tuple(float(s) for s in layer_scale[-dims:])
         offset = tuple(float(t) for t in np.asarray(layer.translate)[-dims:])
         options = dict(
             pad=self.pad.value,
@@ -174,10 +192,13 @@ class PredictionDock(Container):
             batch_size=int(self.batch_size.value) or "auto",
         )
         plan = plan_prediction(network, spatial, options["pad"], options["use_eval_shape_increase"])
-        shape = (network.num_out_channels, *plan.output_shape)
         scale, translate = plan.output_placement(voxel_size, offset)
-        units = tuple(str(u) for u in layer.units)[-dims:]
-        return Job(entry, layer.name, data, scale, translate, options, _allocate(data, shape, plan), units)
+        if extra:  # the sliced axes keep the image's placement
+            scale = (*(float(v) for v in layer_scale[-dims - extra : -dims]), *scale)
+            translate = (*(float(t) for t in np.asarray(layer.translate)[-dims - extra : -dims]), *translate)
+        shape = (network.num_out_channels, *data.shape[:extra], *plan.output_shape)
+        units = tuple(str(u) for u in layer.units)[-dims - extra :]
+        return Job(entry, layer.name, data, scale, translate, options, _allocate(data, shape, plan), units, extra > 0)
 
     # -- running -------------------------------------------------------------------------
     def run(self) -> Any:
@@ -192,7 +213,7 @@ class PredictionDock(Container):
             self.show_error(str(error.args[0] if error.args else error))
             return None
         self._job = job
-        steps = predict_steps(job.entry.network, job.data, out=job.out, **job.options)
+        steps = job.steps
         self._steps = steps
 
         def work():
@@ -272,7 +293,7 @@ class PredictionDock(Container):
         from qtpy.QtCore import QTimer
 
         if self._preview_timer is None:
-            self._preview_timer = QTimer()
+            self._preview_timer = QTimer(self.native)  # deleted with the dock
             self._preview_timer.setSingleShot(True)
             self._preview_timer.timeout.connect(self.refresh_preview)
         self._preview_timer.start(250)  # wait for the user to stop scrolling or panning
@@ -291,6 +312,10 @@ class PredictionDock(Container):
             if roi is None:
                 self.message.value = "preview works in the 2D view"
                 return None
+            extra = 0 if job_layer.rgb else leading_axes(entry.network, data)
+            point = np.asarray(job_layer.world_to_data(self.viewer.dims.point))
+            index = tuple(int(np.clip(round(p), 0, n - 1)) for p, n in zip(point[:extra], data.shape[:extra], strict=True))
+            data = data[index] if extra else data  # the slice in view
         except (ValueError, KeyError) as error:
             self.show_error(str(error.args[0] if error.args else error))
             return None
@@ -303,6 +328,11 @@ class PredictionDock(Container):
         )
         voxel_size = tuple(np.asarray(job_layer.scale)[-dims:])
         offset = tuple(np.asarray(job_layer.translate)[-dims:])
+        sliced_scale = tuple(float(v) for v in np.asarray(job_layer.scale)[-dims - extra : -dims]) if extra else ()
+        sliced_origin = tuple(
+            float(t) + i * v
+            for t, i, v in zip(np.asarray(job_layer.translate)[-dims - extra : -dims], index, sliced_scale, strict=True)
+        )
         started = time.perf_counter()
 
         def work():
@@ -312,15 +342,16 @@ class PredictionDock(Container):
             if generation != self._preview_generation or not self.preview.value:
                 return  # a newer view was asked for
             scale, translate = region.placement(voxel_size, offset, entry.network.upsample_factor)
+            prediction = region.data.reshape(region.data.shape[:1] + (1,) * extra + region.data.shape[1:])
             layers = layer_data(
-                region.data,
+                prediction,
                 form=self.output.value,
                 base_name=f"preview: {job_layer.name} · {entry.name}",
-                scale=scale,
-                translate=translate,
+                scale=(*sliced_scale, *scale),
+                translate=(*sliced_origin, *translate),
                 threshold=float(self.threshold.value),
                 metadata={"image": job_layer.name, "network": entry.name, "preview": True},
-                units=tuple(str(u) for u in job_layer.units)[-dims:],
+                units=tuple(str(u) for u in job_layer.units)[-dims - extra :],
             )
             show(self.viewer, layers)
             self.message.value = f"preview of {tuple(roi.shape)} voxels in {time.perf_counter() - started:.2f} s"
@@ -350,5 +381,8 @@ def _allocate(data, shape: tuple[int, ...], plan):
     import zarr
 
     folder = Path(tempfile.mkdtemp(prefix="napari-dacapo-"))
-    chunks = (1, *(min(s, max(64, c)) for s, c in zip(shape[1:], plan.grid.tile_output_shape, strict=True)))
+    spatial = shape[-plan.grid.dims :]
+    leading = (1,) * (len(shape) - 1 - plan.grid.dims)  # slices predicted one by one
+    tile = plan.grid.tile_output_shape
+    chunks = (1, *leading, *(min(s, max(64, c)) for s, c in zip(spatial, tile, strict=True)))
     return zarr.open_array(folder / "prediction.zarr", mode="w", shape=shape, chunks=chunks, dtype="float32")

@@ -1,0 +1,84 @@
+"""A network over an image with more axes than it has: a 2D network on a 3D volume (or a
+time series), slice by slice."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Generator
+from typing import Any
+
+import numpy as np
+
+from ..architectures import Architecture
+from .blocks import plan_prediction
+from .predict import Step, predict_steps
+
+
+def leading_axes(architecture: Architecture, image: Any) -> int:
+    """How many leading axes of ``image`` are predicted slice by slice (0: a plain image).
+
+    Only single-channel networks predict stacks: for them an image with more axes than the
+    network's dims, beyond a leading channel axis of size 1, is a stack of slices."""
+    extra = len(image.shape) - architecture.dims
+    if extra < 1 or architecture.num_in_channels != 1 or (extra == 1 and image.shape[0] == 1):
+        return 0
+    return extra
+
+
+class _SliceOut:
+    """The part of ``out`` that one slice's prediction fills: ``out[:, *index, ...]``."""
+
+    def __init__(self, out: Any, index: tuple[int, ...]):
+        self._out, self._index = out, index
+        self.shape = (out.shape[0], *out.shape[1 + len(index) :])
+
+    def __setitem__(self, key, value) -> None:
+        channels, *spatial = key
+        self._out[(channels, *self._index, *spatial)] = value
+
+
+def predict_stack_steps(
+    architecture: Architecture,
+    image: Any,
+    *,
+    out: Any = None,
+    pad: str = "reflect",
+    use_eval_shape_increase: bool = True,
+    **options: Any,
+) -> Generator[Step, None, Any]:
+    """Predict every slice of ``image`` (leading axes ``L``, then the network's spatial axes)
+    into ``out`` of shape ``(channels, *L, *output)``; like :func:`predict_steps`, it yields a
+    :class:`Step` (counting tiles over all slices) and returns ``out``. Each slice is predicted
+    exactly as :func:`napari_dacapo.predict` would predict it alone."""
+    extra = leading_axes(architecture, image)
+    if extra == 0:
+        raise ValueError(
+            f"a {architecture.dims}D network with {architecture.num_in_channels} input channel(s) does not "
+            f"predict an image of shape {tuple(image.shape)} slice by slice"
+        )
+    leading = tuple(image.shape[:extra])
+    plan = plan_prediction(architecture, tuple(image.shape[extra:]), pad, use_eval_shape_increase)
+    shape = (architecture.num_out_channels, *leading, *plan.output_shape)
+    if out is None:
+        out = np.zeros(shape, dtype=np.float32)
+    elif tuple(out.shape) != shape:
+        raise ValueError(f"'out' has shape {tuple(out.shape)}, the prediction needs {shape}")
+    per_slice = len(plan.blocks)
+    total = per_slice * int(np.prod(leading))
+    yield Step(0, total)
+    for count, index in enumerate(itertools.product(*(range(n) for n in leading))):
+        steps = predict_steps(
+            architecture,
+            image[index],
+            out=_SliceOut(out, index),
+            pad=pad,
+            use_eval_shape_increase=use_eval_shape_increase,
+            **options,
+        )
+        try:
+            for step in steps:
+                if step.done:
+                    yield Step(count * per_slice + step.done, total)
+        finally:
+            steps.close()
+    return out
