@@ -372,3 +372,27 @@ def test_preview_waits_until_the_view_stops_changing(qtbot, viewer, prediction_d
     qtbot.wait(400)
     assert len(runs) == 1  # one preview for the whole burst …
     assert runs[0] - started >= 0.5 + 0.25 - 0.05  # … started 250 ms after the last pan
+
+
+def test_outputs_follow_an_input_shown_through_an_affine(qtbot, viewer, prediction_dock):
+    data = np.random.default_rng(6).integers(0, 255, (100, 120), dtype=np.uint8)
+    angle = np.deg2rad(30)
+    rotation = np.array([[np.cos(angle), -np.sin(angle), 7.0], [np.sin(angle), np.cos(angle), -3.0], [0, 0, 1]])
+    image = viewer.add_image(data, name="tilted", scale=(4, 4), translate=(10, 20), affine=rotation)
+    prediction_dock.image.value = image
+    prediction_dock.network.value = "demo_membranes_2d"
+    prediction_dock.pad.value = "valid"
+    prediction_dock.run()
+    wait_for_run(qtbot, prediction_dock)
+    output = viewer.layers["tilted · demo_membranes_2d"]
+    # output voxel (i, j) is the prediction for input voxel (i + 20, j + 20): same world point
+    for i, j in [(0, 0), (5, 40), (59, 79)]:
+        np.testing.assert_allclose(output.data_to_world((i, j)), image.data_to_world((i + 20, j + 20)), atol=1e-6)
+
+
+def test_a_rotated_layer_is_refused_with_a_reason(viewer, prediction_dock):
+    viewer.add_image(np.zeros((100, 100), np.uint8), name="rotated", rotate=15)
+    prediction_dock.image.value = viewer.layers["rotated"]
+    prediction_dock.network.value = "demo_membranes_2d"
+    assert prediction_dock.run() is None
+    assert "rotated or sheared" in prediction_dock.message.value

@@ -34,23 +34,30 @@ def layer_data(
     threshold: float = 0.5,
     metadata: dict | None = None,
     units: tuple | None = None,
+    affine: np.ndarray | None = None,
 ) -> list[tuple[Any, dict, str]]:
     """Layer data tuples for a ``(channels, *spatial)`` prediction placed at ``scale``/``translate``.
 
     ``form``: ``stack`` (one image; the channel axis leads when there is more than one channel),
     ``split`` (one image per channel), ``argmax`` (labels: 1 + the strongest channel) or
     ``threshold`` (labels: one channel above ``threshold`` → 1; several: 1 + the strongest
-    channel where it is above ``threshold``, else 0).
+    channel where it is above ``threshold``, else 0). ``affine``: the input layer's
+    physical-to-world affine over the output's spatial axes (homogeneous matrix), kept so
+    outputs stay on an input that napari shows rotated or sheared through its affine.
     """
     data = _lazy(prediction)
     channels = data.shape[0]
     meta = {METADATA_KEY: dict(metadata or {}, form=form)}
     placed = dict(scale=scale, translate=translate, metadata=meta) | ({"units": units} if units else {})
+    if affine is not None:
+        placed["affine"] = affine
     image_kwargs = dict(placed, colormap=_COLORS[0], blending="additive")
     if form == "stack":
         if channels == 1:
             return [(data[0], dict(image_kwargs, name=base_name), "image")]
         kwargs = dict(image_kwargs, name=base_name, scale=(1, *scale), translate=(0, *translate), colormap="magma")
+        if affine is not None:
+            kwargs["affine"] = embed_affine(affine, len(scale) + 1)
         if units:
             kwargs["units"] = ("pixel", *units)
         return [(data, kwargs, "image")]
@@ -74,6 +81,29 @@ def layer_data(
     return [(labels, kwargs, "labels")]
 
 
+def embed_affine(affine: np.ndarray, ndim: int) -> np.ndarray:
+    """A homogeneous affine over the last axes, extended to ``ndim`` axes (identity on the
+    leading ones)."""
+    affine = np.asarray(affine, dtype=float)
+    k = affine.shape[0] - 1
+    full = np.eye(ndim + 1)
+    full[ndim - k :, ndim - k :] = affine
+    return full
+
+
+def spatial_affine(matrix: np.ndarray, axes: int) -> np.ndarray | None:
+    """The part of a layer's homogeneous affine over its last ``axes`` axes (None when it is
+    the identity there); refuses an affine that mixes those axes with the others."""
+    matrix = np.asarray(matrix, dtype=float)
+    n = matrix.shape[0] - 1
+    keep = [*range(n - axes, n), n]
+    part = matrix[np.ix_(keep, keep)]
+    others = [i for i in range(n) if i not in keep]
+    if others and (np.abs(matrix[np.ix_(keep[:-1], others)]).max() > 0 or np.abs(matrix[np.ix_(others, keep[:-1])]).max() > 0):
+        raise ValueError("the layer's affine mixes its channel axis with space: cannot place the prediction")
+    return None if np.allclose(part, np.eye(axes + 1)) else part
+
+
 def show(viewer, layers: list[tuple[Any, dict, str]]) -> list:
     """Add the layers, or update the layers of the same name and type (re-runs replace)."""
     shown = []
@@ -83,6 +113,7 @@ def show(viewer, layers: list[tuple[Any, dict, str]]) -> list:
         if existing is not None and existing._type_string == kind and existing.ndim == np.ndim(data):
             existing.data = data
             existing.scale, existing.translate = kwargs["scale"], kwargs["translate"]
+            existing.affine = kwargs.get("affine", np.eye(existing.ndim + 1))
             if "units" in kwargs:
                 existing.units = kwargs["units"]
             existing.metadata.update(kwargs["metadata"])

@@ -26,7 +26,7 @@ from ..tiling import check_image, leading_axes, plan_prediction, predict_stack_s
 from ..tiling.blocks import PAD_MODES
 from ..tiling.devices import available_devices
 from ..tiling.region import predict_region
-from .output_layers import OUTPUT_FORMS, layer_data, show
+from .output_layers import OUTPUT_FORMS, layer_data, show, spatial_affine
 from .view_region import visible_roi
 
 _BAD = "color: #f44336;"
@@ -48,6 +48,7 @@ class Job:
     out: Any
     units: tuple | None = None
     slices: bool = False  # a network with fewer dims than the image: slice by slice
+    affine: Any = None  # the input layer's physical-to-world affine over the output's axes
 
     @property
     def steps(self):
@@ -182,6 +183,12 @@ class PredictionDock(Container):
             except ValueError as error:
                 raise ValueError(f"{layer.name!r} does not fit {entry.name}: {error}") from None
             spatial = tuple(data.shape[1:] if channel_axis else data.shape)
+        if not (np.allclose(layer.rotate, np.eye(layer.ndim)) and np.allclose(layer.shear, 0)):
+            raise ValueError(
+                f"{layer.name!r} is rotated or sheared: outputs are placed by scale, translate and the "
+                "layer's affine; express the rotation in the affine instead"
+            )
+        affine = spatial_affine(layer.affine.affine_matrix, dims + extra)
         layer_scale = np.asarray(layer.scale) * factors
         voxel_size = tuple(float(s) for s in layer_scale[-dims:])
         offset = tuple(float(t) for t in np.asarray(layer.translate)[-dims:])
@@ -198,7 +205,8 @@ class PredictionDock(Container):
             translate = (*(float(t) for t in np.asarray(layer.translate)[-dims - extra : -dims]), *translate)
         shape = (network.num_out_channels, *data.shape[:extra], *plan.output_shape)
         units = tuple(str(u) for u in layer.units)[-dims - extra :]
-        return Job(entry, layer.name, data, scale, translate, options, _allocate(data, shape, plan), units, extra > 0)
+        out = _allocate(data, shape, plan)
+        return Job(entry, layer.name, data, scale, translate, options, out, units, extra > 0, affine)
 
     # -- running -------------------------------------------------------------------------
     def run(self) -> Any:
@@ -276,6 +284,7 @@ class PredictionDock(Container):
             threshold=float(self.threshold.value),
             metadata={"image": job.layer_name, "network": job.entry.name, "partial": partial},
             units=job.units,
+            affine=job.affine,
         )
         return show(self.viewer, layers)
 
@@ -316,6 +325,7 @@ class PredictionDock(Container):
             point = np.asarray(job_layer.world_to_data(self.viewer.dims.point))
             index = tuple(int(np.clip(round(p), 0, n - 1)) for p, n in zip(point[:extra], data.shape[:extra], strict=True))
             data = data[index] if extra else data  # the slice in view
+            affine = spatial_affine(job_layer.affine.affine_matrix, dims + extra)
         except (ValueError, KeyError) as error:
             self.show_error(str(error.args[0] if error.args else error))
             return None
@@ -352,6 +362,7 @@ class PredictionDock(Container):
                 threshold=float(self.threshold.value),
                 metadata={"image": job_layer.name, "network": entry.name, "preview": True},
                 units=tuple(str(u) for u in job_layer.units)[-dims - extra :],
+                affine=affine,
             )
             show(self.viewer, layers)
             self.message.value = f"preview of {tuple(roi.shape)} voxels in {time.perf_counter() - started:.2f} s"
