@@ -87,3 +87,26 @@ def test_the_total_roi_is_the_output():
     plan = plan_prediction(network("demo_2d"), (70, 90), "reflect")
     layout = BlockLayout.from_plan(plan)
     assert layout.total_roi == Roi((0, 0), (70, 90))
+
+
+class FakeContext(dict):
+    """What daisy hands a worker function: its worker id and the scheduler's address."""
+
+    def to_env(self) -> str:
+        return ":".join(f"{k}={v}" for k, v in self.items())
+
+
+def test_workers_get_the_devices_round_robin_and_run_through_the_launcher(monkeypatch):
+    from napari_dacapo.blockwise import WorkerSlot
+
+    launched = []
+    monkeypatch.setattr("subprocess.run", lambda command, env, check: launched.append((command, env)))
+    slot = WorkerSlot("/data/out.zarr/pred", ("cuda:0", "cuda:1"), ("srun", "--gres=gpu:1"))
+    for worker_id in range(3):
+        slot(context=FakeContext(worker_id=worker_id, hostname="head", port=1234))
+    devices = [command[command.index("--device") + 1] for command, _ in launched]
+    assert devices == ["cuda:0", "cuda:1", "cuda:0"]
+    command, env = launched[0]
+    assert command[:2] == ["srun", "--gres=gpu:1"]
+    assert command[3:7] == ["-m", "napari_dacapo", "worker", "/data/out.zarr/pred"]
+    assert env["DAISY_CONTEXT"] == "worker_id=0:hostname=head:port=1234"
