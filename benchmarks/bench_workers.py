@@ -3,8 +3,9 @@
     python benchmarks/bench_workers.py [--tiles 2,4] [--devices cpu]
 
 For each N in --tiles, a synthetic EM volume of 2 × N × N full tiles of the 3D demo model (so
-every run uses the same tile shape) is written to a zarr store; the benchmark then runs ``napari-dacapo predict`` with the 3D demo model, in one process (--workers 1) and with
-two daisy workers (--workers 2), and prints the wall time, the throughput, the speed-up of two
+every run uses the same tile shape) is written to a zarr store; the benchmark then runs
+``napari-dacapo predict`` with the 3D demo model, in one process (--workers 1) and with two
+daisy workers (--workers 2), and prints the wall time, the throughput, the speed-up of two
 workers over one, and the peak RSS of every process that predicts (the driver for one worker,
 each worker process for two), sampled every 50 ms with psutil. Memory per worker should not
 grow with the volume: a worker holds its tiles, not the volume.

@@ -47,9 +47,7 @@ def test_blocks_start_on_chunk_boundaries_so_no_two_blocks_share_a_chunk(name, s
     layout = BlockLayout.from_plan(plan, block_shape)
     for roi in layout.write_rois():
         assert all(b % c == 0 for b, c in zip(roi.begin, layout.chunk_shape, strict=True))
-        assert all(
-            e % c == 0 or e == s for e, c, s in zip(roi.end, layout.chunk_shape, plan.output_shape, strict=True)
-        )
+        assert all(e % c == 0 or e == s for e, c, s in zip(roi.end, layout.chunk_shape, plan.output_shape, strict=True))
 
 
 def test_block_shape_is_rounded_up_to_whole_tiles():

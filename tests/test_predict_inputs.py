@@ -141,7 +141,12 @@ def test_a_stack_of_slices_is_predicted_slice_by_slice():
     from napari_dacapo.tiling import leading_axes, predict_stack_steps
 
     config = CNNectomeUNetConfig(
-        name="s", input_shape=(44, 44), fmaps_out=2, fmaps_in=1, num_fmaps=3, fmap_inc_factor=2,
+        name="s",
+        input_shape=(44, 44),
+        fmaps_out=2,
+        fmaps_in=1,
+        num_fmaps=3,
+        fmap_inc_factor=2,
         downsample_factors=[(2, 2)],
     )
     torch.manual_seed(0)

@@ -16,7 +16,9 @@ def predict_into(tmp_path, pad):
     raw[:] = synthetic_em((90, 100), seed=8).raw
     raw.attrs.update({"voxel_size": [4, 6], "offset": [100, 40]})
     args = ["predict", str(model.config_path), "--weights", str(model.weights_path), "--devices", "cpu"]
-    assert main([*args, "--input", f"{tmp_path}/em.zarr/raw", "--output", f"{tmp_path}/em.zarr/{pad}", "--pad", pad]) == 0
+    assert (
+        main([*args, "--input", f"{tmp_path}/em.zarr/raw", "--output", f"{tmp_path}/em.zarr/{pad}", "--pad", pad]) == 0
+    )
 
 
 def test_a_container_opens_as_its_placed_arrays_with_predictions_on_top(tmp_path):
@@ -35,7 +37,7 @@ def test_a_container_opens_as_its_placed_arrays_with_predictions_on_top(tmp_path
 
 def test_a_valid_prediction_is_shifted_by_half_the_context(tmp_path):
     predict_into(tmp_path, "valid")
-    (_, kwargs, _), = zarr_layers(str(tmp_path / "em.zarr/valid"))
+    ((_, kwargs, _),) = zarr_layers(str(tmp_path / "em.zarr/valid"))
     context = 40  # the 2D demo network: input 132 → output 92
     assert kwargs["translate"] == [102 + 4 * context / 2, 43 + 6 * context / 2]
 
@@ -44,7 +46,7 @@ def test_an_unfinished_prediction_says_so_and_foreign_paths_are_left_alone(tmp_p
     predict_into(tmp_path, "reflect")
     array = zarr.open_array(store=f"{tmp_path}/em.zarr/reflect", mode="r+")
     array.attrs["napari_dacapo"] = {**array.attrs["napari_dacapo"], "complete": False}
-    (_, kwargs, _), = zarr_layers(str(tmp_path / "em.zarr/reflect"))
+    ((_, kwargs, _),) = zarr_layers(str(tmp_path / "em.zarr/reflect"))
     assert kwargs["name"] == "reflect (incomplete)"
     assert get_zarr_reader(str(tmp_path / "nothing.zarr")) is None
     plain = zarr.open_group(store=str(tmp_path / "plain.zarr"), mode="w")

@@ -24,15 +24,15 @@ def get_zarr_reader(path: str | list[str]) -> Callable | None:
 def _placed_arrays(container: Path, path: str) -> list[tuple[str, Any]]:
     import zarr
 
-    node = zarr.open(store=str(container), path=path or None, mode="r")
-    if isinstance(node, zarr.Array):
-        return [(path, node)] if "voxel_size" in node.attrs or "resolution" in node.attrs else []
-    found = []
-    for name, array in node.arrays():
-        found += _placed_arrays(container, f"{path}/{name}" if path else name)
-    for name, _group in node.groups():
-        found += _placed_arrays(container, f"{path}/{name}" if path else name)
-    return found
+    def walk(node, name: str) -> list[tuple[str, Any]]:
+        if isinstance(node, zarr.Array):
+            return [(name, node)] if "voxel_size" in node.attrs or "resolution" in node.attrs else []
+        found = []
+        for child, member in node.members():
+            found += walk(member, f"{name}/{child}" if name else child)
+        return found
+
+    return walk(zarr.open(store=str(container), path=path or None, mode="r"), path)
 
 
 def zarr_layers(path: str) -> list[tuple]:

@@ -6,27 +6,18 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from .examples import example_config, example_config_paths
-
-
-def _load_config(spec: str):
-    from .networks import resolve_config
-
-    return resolve_config(spec)
+from .examples import example_config_paths
 
 
 def _info(args: argparse.Namespace) -> int:
+    from .networks import resolve_config
     from .summary import summarize, summarize_config
 
-    config = _load_config(args.config)
+    config = resolve_config(args.config)
     if args.weights:
-        from .io import load_weights
+        from .networks import build_network
 
-        valid, reason = config.verify()
-        if not valid:
-            raise ValueError(f"config {config.name!r} does not verify: {reason}")
-        network = load_weights(config.architecture_type(config), args.weights)
-        print(summarize(network, config.name))
+        print(summarize(build_network(config, args.weights), config.name))
     else:
         print(summarize_config(config))
     return 0
@@ -191,7 +182,10 @@ def build_parser() -> argparse.ArgumentParser:
         default="float32",
         help="uint8 stores round((v - low) / (high - low) * 255), clipped (see --value-range)",
     )
-    pred.add_argument("--value-range", help="LOW,HIGH mapped to 0,255 by --dtype uint8 (default 0,1; write --value-range=-1,1 for a negative LOW)")
+    pred.add_argument(
+        "--value-range",
+        help="LOW,HIGH mapped to 0,255 by --dtype uint8 (default 0,1; write --value-range=-1,1 for a negative LOW)",
+    )
     pred.add_argument("--block-timeout", type=float, default=3600.0, help="seconds before a block is retried")
     pred.add_argument(
         "--overwrite",

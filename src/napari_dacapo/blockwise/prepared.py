@@ -49,13 +49,12 @@ def prepare(spec: RunSpec) -> PreparedRun:
     network = build_network(resolve_config(spec.config), spec.weights)
     dims = network.dims
     source = open_dataset(spec.input, dims, spec.voxel_size)
-    check_image(network, source.array)
+    channel_axis = check_image(network, source.array)
     image = da.from_zarr(source.array)
     offset = source.offset
     if spec.roi is not None:
         if len(spec.roi) != dims:
             raise ValueError(f"the ROI has {len(spec.roi)} ranges, the network is {dims}D")
-        channel_axis = image.ndim == dims + 1
         spatial = image.shape[1:] if channel_axis else image.shape
         roi = Roi(Coordinate(lo for lo, _ in spec.roi), Coordinate(hi - lo for lo, hi in spec.roi))
         clipped = roi.intersect(Roi((0,) * dims, Coordinate(spatial)))
@@ -64,7 +63,6 @@ def prepare(spec: RunSpec) -> PreparedRun:
         box = clipped.to_slices()
         image = image[(slice(None), *box) if channel_axis else box]
         offset = tuple(o + b * v for o, b, v in zip(offset, clipped.begin, source.voxel_size, strict=True))
-    channel_axis = check_image(network, image)
     spatial = image.shape[1:] if channel_axis else image.shape
     plan = plan_prediction(network, spatial, spec.pad)
     layout = BlockLayout.from_plan(plan, spec.block_shape)

@@ -11,7 +11,7 @@ from typing import Any
 
 from funlib.geometry import Roi
 
-from ..tiling import predict_blocks
+from ..tiling import predict_blocks, resolve_device
 from .prepared import OutputWriter, PreparedRun, prepare
 from .spec import RunSpec
 
@@ -22,7 +22,8 @@ class BlockPredictor:
     def __init__(self, run: PreparedRun, array: Any, device: str = "auto"):
         self.run = run
         self.out = OutputWriter(array, run.spec.value_range)
-        self.device = device
+        self.device = resolve_device(device)
+        run.network.eval().to(self.device)  # once per worker, not once per block
 
     def __call__(self, write_roi: Roi) -> int:
         """Predict every tile of one block into the output; returns how many."""

@@ -38,13 +38,11 @@ def split_dataset(spec: str) -> tuple[Path, str]:
 @dataclass(frozen=True)
 class Dataset:
     """An array with its placement: ``voxel_size`` and ``offset`` (corner of voxel 0) per
-    spatial axis, and whether its first axis holds channels."""
+    spatial axis."""
 
     array: Any
     voxel_size: tuple[float, ...]
     offset: tuple[float, ...]
-    channel_axis: bool = False
-    path: str = ""
 
 
 def _open_node(container: Path, path: str, spec: str):
@@ -52,7 +50,7 @@ def _open_node(container: Path, path: str, spec: str):
         raise FileNotFoundError(f"{container}: no such zarr container")
     try:
         return zarr.open(store=str(container), path=path or None, mode="r")
-    except Exception as error:  # zarr raises several types for a missing node
+    except Exception:  # zarr raises several types for a missing node
         raise FileNotFoundError(f"{spec}: no array or group '{path}' in {container}") from None
 
 
@@ -82,10 +80,10 @@ def open_dataset(spec: str, dims: int, voxel_size: Sequence[float] | None = None
         level = path.rsplit("/", 1)[-1]
         if any(d.get("path") == level for d in multiscales[0].get("datasets", [])):
             return _open_ngff_level(spec, parent, multiscales[0], dims, voxel_size, level)
-    return _funlib_dataset(spec, node, dims, voxel_size, path)
+    return _funlib_dataset(spec, node, dims, voxel_size)
 
 
-def _funlib_dataset(spec: str, array, dims: int, wanted, path: str) -> Dataset:
+def _funlib_dataset(spec: str, array, dims: int, wanted) -> Dataset:
     attrs = dict(array.attrs)
     size = tuple(float(v) for v in attrs.get("voxel_size", attrs.get("resolution", (1,) * dims)))
     offset = tuple(float(v) for v in attrs.get("offset", (0,) * dims))
@@ -93,7 +91,7 @@ def _funlib_dataset(spec: str, array, dims: int, wanted, path: str) -> Dataset:
         raise ValueError(f"{spec}: voxel_size {size} / offset {offset} are not {dims}D")
     if wanted is not None and not _same(size, wanted):
         raise ValueError(f"{spec}: voxel size {size} differs from the requested {tuple(wanted)}")
-    return Dataset(array, size, offset, array.ndim == dims + 1, path)
+    return Dataset(array, size, offset)
 
 
 def _same(a: Sequence[float], b: Sequence[float]) -> bool:
@@ -146,8 +144,7 @@ def _open_ngff_level(spec: str, group, multiscale: dict, dims: int, wanted, leve
     if not isinstance(array, zarr.Array):
         raise ValueError(f"{spec}: level {path!r} is not an array")
     offset = tuple(t - s / 2 for t, s in zip(translation, size, strict=True))
-    prefix = group.path.strip("/")
-    return Dataset(array, tuple(size), offset, bool(extra), f"{prefix}/{path}" if prefix else path)
+    return Dataset(array, tuple(size), offset)
 
 
 def output_corner(plan, input_offset, input_voxel_size) -> tuple[tuple[float, ...], tuple[float, ...]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -266,49 +267,59 @@ def predict_blocks(
     blocks = list(blocks)
     total = len(blocks)
     yield Step(0, total)
+    with on_device(architecture, device):
+        stop = threading.Event()
+        done = 0
+        try:
+            tiles = _tiles(image, blocks, plan.pad, channel_axis, stop, prefetch=max(prefetch, batch_size))
+            pending: list[tuple[Block, np.ndarray]] = []
+            exhausted = False
+            while not exhausted or pending:
+                while len(pending) < batch_size and not exhausted:
+                    item = next(tiles, None)
+                    if item is None:
+                        exhausted = True
+                    else:
+                        pending.append(item)
+                if not pending:
+                    break
+                batch = pending[:batch_size]
+                try:
+                    result = _forward(architecture, [t for _, t in batch], device, _DTYPES[dtype])
+                except (torch.cuda.OutOfMemoryError, RuntimeError) as error:
+                    if not _is_out_of_memory(error):
+                        raise
+                    if device.type == "cuda":
+                        torch.cuda.empty_cache()
+                    if batch_size > 1:
+                        batch_size //= 2
+                        continue
+                    raise MemoryError(
+                        f"one tile of {tuple(plan.grid.tile_shape)} voxels does not fit in the memory "
+                        f"of {device}: predict with use_eval_shape_increase=False or a smaller "
+                        "tile_shape"
+                    ) from None
+                for (block, _), y in zip(batch, result, strict=True):
+                    crop = (slice(None),) + block.crop_roi.to_slices()
+                    out[(slice(None),) + block.write_roi.to_slices()] = y[crop]
+                del pending[: len(batch)]
+                done += len(batch)
+                yield Step(done, total)
+        finally:
+            stop.set()
+
+
+@contextmanager
+def on_device(architecture: Architecture, device: torch.device) -> Iterator[None]:
+    """The network in eval mode on ``device``, then back where and as it was. Nested uses
+    move nothing, so a caller that predicts many images keeps the network on the device."""
     was_training = architecture.training
     parameters = next(architecture.parameters(), None)
     original_device = parameters.device if parameters is not None else None
     architecture.eval().to(device)
-    stop = threading.Event()
-    done = 0
     try:
-        tiles = _tiles(image, blocks, plan.pad, channel_axis, stop, prefetch=max(prefetch, batch_size))
-        pending: list[tuple[Block, np.ndarray]] = []
-        exhausted = False
-        while not exhausted or pending:
-            while len(pending) < batch_size and not exhausted:
-                item = next(tiles, None)
-                if item is None:
-                    exhausted = True
-                else:
-                    pending.append(item)
-            if not pending:
-                break
-            batch = pending[:batch_size]
-            try:
-                result = _forward(architecture, [t for _, t in batch], device, _DTYPES[dtype])
-            except (torch.cuda.OutOfMemoryError, RuntimeError) as error:
-                if not _is_out_of_memory(error):
-                    raise
-                if device.type == "cuda":
-                    torch.cuda.empty_cache()
-                if batch_size > 1:
-                    batch_size //= 2
-                    continue
-                raise MemoryError(
-                    f"one tile of {tuple(plan.grid.tile_shape)} voxels does not fit in the memory "
-                    f"of {device}: predict with use_eval_shape_increase=False or a smaller "
-                    "tile_shape"
-                ) from None
-            for (block, _), y in zip(batch, result, strict=True):
-                crop = (slice(None),) + block.crop_roi.to_slices()
-                out[(slice(None),) + block.write_roi.to_slices()] = y[crop]
-            del pending[: len(batch)]
-            done += len(batch)
-            yield Step(done, total)
+        yield
     finally:
-        stop.set()
         architecture.train(was_training)
         if original_device is not None:
             architecture.to(original_device)

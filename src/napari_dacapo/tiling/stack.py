@@ -11,7 +11,8 @@ import numpy as np
 
 from ..architectures import Architecture
 from .blocks import plan_prediction
-from .predict import Step, predict_steps
+from .devices import resolve_device
+from .predict import Step, on_device, predict_steps
 
 
 def leading_axes(architecture: Architecture, image: Any) -> int:
@@ -66,19 +67,22 @@ def predict_stack_steps(
     per_slice = len(plan.blocks)
     total = per_slice * int(np.prod(leading))
     yield Step(0, total)
-    for count, index in enumerate(itertools.product(*(range(n) for n in leading))):
-        steps = predict_steps(
-            architecture,
-            image[index],
-            out=_SliceOut(out, index),
-            pad=pad,
-            use_eval_shape_increase=use_eval_shape_increase,
-            **options,
-        )
-        try:
-            for step in steps:
-                if step.done:
-                    yield Step(count * per_slice + step.done, total)
-        finally:
-            steps.close()
+    device = resolve_device(options.pop("device", "auto"))
+    with on_device(architecture, device):  # once for all slices, not once per slice
+        for count, index in enumerate(itertools.product(*(range(n) for n in leading))):
+            steps = predict_steps(
+                architecture,
+                image[index],
+                out=_SliceOut(out, index),
+                pad=pad,
+                use_eval_shape_increase=use_eval_shape_increase,
+                device=device,
+                **options,
+            )
+            try:
+                for step in steps:
+                    if step.done:
+                        yield Step(count * per_slice + step.done, total)
+            finally:
+                steps.close()
     return out

@@ -99,7 +99,9 @@ def spatial_affine(matrix: np.ndarray, axes: int) -> np.ndarray | None:
     keep = [*range(n - axes, n), n]
     part = matrix[np.ix_(keep, keep)]
     others = [i for i in range(n) if i not in keep]
-    if others and (np.abs(matrix[np.ix_(keep[:-1], others)]).max() > 0 or np.abs(matrix[np.ix_(others, keep[:-1])]).max() > 0):
+    if others and (
+        np.abs(matrix[np.ix_(keep[:-1], others)]).max() > 0 or np.abs(matrix[np.ix_(others, keep[:-1])]).max() > 0
+    ):
         raise ValueError("the layer's affine mixes its channel axis with space: cannot place the prediction")
     return None if np.allclose(part, np.eye(axes + 1)) else part
 

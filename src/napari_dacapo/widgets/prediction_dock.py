@@ -323,7 +323,9 @@ class PredictionDock(Container):
                 return None
             extra = 0 if job_layer.rgb else leading_axes(entry.network, data)
             point = np.asarray(job_layer.world_to_data(self.viewer.dims.point))
-            index = tuple(int(np.clip(round(p), 0, n - 1)) for p, n in zip(point[:extra], data.shape[:extra], strict=True))
+            index = tuple(
+                int(np.clip(round(p), 0, n - 1)) for p, n in zip(point[:extra], data.shape[:extra], strict=True)
+            )
             data = data[index] if extra else data  # the slice in view
             affine = spatial_affine(job_layer.affine.affine_matrix, dims + extra)
         except (ValueError, KeyError) as error:
