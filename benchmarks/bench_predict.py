@@ -1,18 +1,23 @@
 """Speed and memory of the tiling engine, measured side by side in one run.
 
-    python benchmarks/bench_predict.py [--size 256] [--tile 124] [--device auto]
+    python benchmarks/bench_predict.py [--size 256] [--tile 164] [--device auto]
 
-Prints: the pure model cost (one forward pass on the largest tile), this engine on a SIZE^3
-volume and its ratio to the model cost, MONAI's sliding_window_inference on the same-padding
-twin of the network (overlap 0.25, gaussian) and the throughput ratio, and the peak RSS of a
-zarr-to-zarr prediction for two volume sizes (each in a fresh process). Needs the
-``benchmark`` extra (monai, psutil).
+Prints, all measured in this one run:
+
+- the pure model cost: output voxels/s of one forward pass on the configured tile, in
+  torch's default memory layout and in the layout the engine uses on this device (channels
+  last on the CPU), and on the (possibly grown) tile the engine picked for this volume;
+- this engine on a SIZE^3 volume (``pad="reflect"``) and its ratio to each model cost;
+- MONAI's ``sliding_window_inference`` on the same-padding twin of the network (overlap
+  0.25, gaussian), run as is and in the engine's layout, and the engine's ratio to each;
+- the peak RSS of a zarr-to-zarr prediction of two volume sizes, each in a fresh process.
+
+Needs the ``benchmark`` extra (monai, psutil).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
@@ -81,61 +86,82 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--tile", type=int, default=124)
+    parser.add_argument("--tile", type=int, default=164)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--memory-sizes", default="192,320")
     parser.add_argument("--skip-monai", action="store_true")
     args = parser.parse_args()
-    torch.set_num_threads(torch.get_num_threads())
-    from napari_dacapo.tiling import resolve_device
+    from napari_dacapo.tiling import plan_prediction, resolve_device
+    from napari_dacapo.tiling.predict import inference_memory_format
 
     device = resolve_device(args.device)
+    layout = inference_memory_format(device, 3)
     valid = build("valid", args.tile).to(device)
-    tile = (args.tile,) * 3
-    x = torch.rand(1, 1, *tile, device=device)
-    with torch.inference_mode():
-        valid(x)  # warm-up
-        model_s = timed(lambda: valid(x), repeat=2)
-        out_tile = valid(x).shape[2:]
-    model_rate = np.prod(out_tile) / model_s
     image = np.random.default_rng(0).random((args.size,) * 3, dtype=np.float32)
+    engine_tile = plan_prediction(valid, image.shape, "reflect").grid.tile_shape[0]
+
+    def model_rate(tile: int, memory_format) -> float:
+        """Output voxels/s of one forward pass on a tile^3 input."""
+        net = build("valid", tile).to(device).to(memory_format=memory_format)
+        x = torch.rand(1, 1, tile, tile, tile, device=device).contiguous(memory_format=memory_format)
+        with torch.inference_mode():
+            net(x)  # warm-up
+            seconds = timed(lambda: net(x), repeat=2)
+            return net(x)[0, 0].numel() / seconds
+
+    rows: dict[str, object] = {"device": str(device), "threads": torch.get_num_threads()}
+    plain = model_rate(args.tile, torch.contiguous_format)
+    fast = model_rate(args.tile, layout)
+    grown = model_rate(engine_tile, layout)
     engine_s = timed(lambda: predict(valid, image, pad="reflect", device=device, batch_size=1))
-    engine_rate = args.size**3 / engine_s
-    rows = {
-        "device": str(device),
-        "threads": torch.get_num_threads(),
-        "tile": f"{args.tile}^3 -> {out_tile[0]}^3",
-        "model_voxels_per_s": model_rate,
-        "engine_voxels_per_s": engine_rate,
-        "engine_over_model": engine_rate / model_rate,
-    }
+    engine = args.size**3 / engine_s
+    rows.update(
+        {
+            "configured tile": f"{args.tile}^3 -> {args.tile - 40}^3",
+            "engine tile": f"{engine_tile}^3 -> {engine_tile - 40}^3",
+            "model, configured tile, default layout (Mvox/s)": plain / 1e6,
+            "model, configured tile, engine layout (Mvox/s)": fast / 1e6,
+            "model, engine tile, engine layout (Mvox/s)": grown / 1e6,
+            "engine (Mvox/s)": engine / 1e6,
+            "engine / model, configured tile, default layout": engine / plain,
+            "engine / model, configured tile, engine layout": engine / fast,
+            "engine / model, engine tile, engine layout": engine / grown,
+        }
+    )
     if not args.skip_monai:
         from monai.inferers import sliding_window_inference
 
-        same = build("same", args.tile).to(device)
-        same.load_state_dict(valid.state_dict())
         volume = torch.from_numpy(image)[None, None]
+        for name, memory_format in (("default layout", torch.contiguous_format), ("engine layout", layout)):
+            same = build("same", args.tile).to(device)
+            same.load_state_dict(valid.state_dict())
+            same.to(memory_format=memory_format)
 
-        def monai():
-            with torch.inference_mode():
-                sliding_window_inference(
-                    volume,
-                    roi_size=tile,
-                    sw_batch_size=1,
-                    predictor=same,
-                    overlap=0.25,
-                    mode="gaussian",
-                    sw_device=device,
-                    device="cpu",
-                )
+            def predictor(window, same=same, memory_format=memory_format):
+                return same(window.contiguous(memory_format=memory_format))
 
-        monai_s = timed(monai)
-        rows["monai_voxels_per_s"] = args.size**3 / monai_s
-        rows["engine_over_monai"] = engine_rate / rows["monai_voxels_per_s"]
+            def monai(predictor=predictor):
+                with torch.inference_mode():
+                    sliding_window_inference(
+                        volume,
+                        roi_size=(args.tile,) * 3,
+                        sw_batch_size=1,
+                        predictor=predictor,
+                        overlap=0.25,
+                        mode="gaussian",
+                        sw_device=device,
+                        device="cpu",
+                    )
+
+            rate = args.size**3 / timed(monai)
+            rows[f"MONAI, {name} (Mvox/s)"] = rate / 1e6
+            rows[f"engine / MONAI, {name}"] = engine / rate
     with tempfile.TemporaryDirectory() as tmp:
         for size in (int(s) for s in args.memory_sizes.split(",")):
-            rows[f"peak_rss_MiB_zarr_{size}^3"] = memory_run(size, args.tile, Path(tmp))
-    print(json.dumps(rows, indent=1))
+            rows[f"peak RSS, zarr -> zarr, {size}^3 (MiB)"] = memory_run(size, args.tile, Path(tmp))
+    width = max(len(k) for k in rows)
+    for key, value in rows.items():
+        print(f"{key:<{width}}  {value:.3g}" if isinstance(value, float) else f"{key:<{width}}  {value}")
 
 
 if __name__ == "__main__":

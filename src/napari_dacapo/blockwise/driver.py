@@ -60,6 +60,7 @@ def open_or_create_output(run: PreparedRun, overwrite: bool) -> tuple[Any, bool]
             earlier is not None
             and RunSpec.from_json(earlier).identity() == spec.identity()
             and tuple(existing.shape) == run.output_shape
+            and tuple(existing.chunks) == (1, *run.layout.chunk_shape)
         ):
             return existing, True
         raise FileExistsError(

@@ -64,7 +64,9 @@ def prepare(spec: RunSpec) -> PreparedRun:
         image = image[(slice(None), *box) if channel_axis else box]
         offset = tuple(o + b * v for o, b, v in zip(offset, clipped.begin, source.voxel_size, strict=True))
     spatial = image.shape[1:] if channel_axis else image.shape
-    plan = plan_prediction(network, spatial, spec.pad)
+    # the configured tile, never grown: a worker's memory is known in advance, and the
+    # layout (and so the output's chunks) of a run to resume does not depend on the planner
+    plan = plan_prediction(network, spatial, spec.pad, tile_growth=0)
     layout = BlockLayout.from_plan(plan, spec.block_shape)
     return PreparedRun(spec, network, source, image, offset, plan, layout)
 

@@ -10,6 +10,7 @@ forward pass over the whole (padded) image would compute there: there are no sea
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -151,48 +152,121 @@ def plan_blocks(image_shape, grid: NetworkGrid, pad: str = "reflect") -> Predict
     return _assemble(image_shape, grid, pad, axes)
 
 
+TILE_GROWTH = 0.125
+
+
 def plan_prediction(
     architecture: Architecture,
     image_shape,
     pad: str = "reflect",
     use_eval_shape_increase: bool = True,
     tile_shape=None,
+    tile_growth: float = TILE_GROWTH,
 ) -> PredictionPlan:
     """Plan the blocks for ``architecture`` on an image.
 
-    The tile is ``input_shape + eval_shape_increase`` at most; along each axis it is then
-    shrunk (in steps of the network's grid period) as long as the number of tiles stays the
-    same, so the last tile does not compute far past the image.
+    The tile is ``input_shape + eval_shape_increase`` (or ``input_shape``). Along each axis:
+
+    - it may grow by up to ``tile_growth`` of its size (in steps of the network's grid
+      period) where that saves a row of tiles: 256 voxels need three 164-voxel tiles of a
+      network with 40 voxels of context, but only two of 168;
+    - then it is shrunk as long as the number of tiles stays the same, so the last tile does
+      not compute far past the image.
+
+    Every tile computes the same voxels whatever its size, so the result does not depend on
+    the tile (for a valid-padding network, exactly). An explicit ``tile_shape`` is used as
+    it is.
     """
     grid = NetworkGrid.from_architecture(architecture, use_eval_shape_increase, tile_shape)
     image_shape = Coordinate(image_shape)
-    plan = plan_blocks(image_shape, grid, pad)
     if tile_shape is not None:
+        return plan_blocks(image_shape, grid, pad)
+    return _fitted_plan(architecture, grid, image_shape, pad, tile_growth)
+
+
+def smaller_plans(
+    architecture: Architecture, image_shape, pad: str = "reflect", use_eval_shape_increase: bool = True
+) -> Iterator[PredictionPlan]:
+    """Plans with ever smaller tiles, for when a tile does not fit in memory: the configured
+    tile not grown, then tiles of about half the volume of the one before, down to the
+    training tile (``input_shape``), which fitted in memory with gradients and all."""
+    grid = NetworkGrid.from_architecture(architecture, use_eval_shape_increase)
+    image_shape = Coordinate(image_shape)
+    floor = Coordinate(architecture.input_shape)
+    factor = 0.5 ** (1 / grid.dims)
+    while True:
+        yield _fitted_plan(architecture, grid, image_shape, pad, 0.0)
+        tile = Coordinate(
+            max(lo, lo + int((t * factor - lo) // s) * s)
+            for t, lo, s in zip(grid.tile_shape, floor, grid.step, strict=True)
+        )
+        if tile == grid.tile_shape:
+            return
+        try:
+            grid = grid.with_tile_shape(architecture, tile)
+        except ShapeError:
+            return
+        if any(t < 1 for t in grid.trusted_output_shape):
+            return
+
+
+def _fitted_plan(
+    architecture: Architecture, grid: NetworkGrid, image_shape: Coordinate, pad: str, tile_growth: float
+) -> PredictionPlan:
+    """The plan with ``grid``'s tile, grown or shrunk per axis to need as few tiles, and
+    compute as little past the image, as it can."""
+    plan = plan_blocks(image_shape, grid, pad)  # checks the image and the pad mode
+    if tile_growth < 0:
+        raise ValueError(f"tile_growth must be 0 or more, got {tile_growth}")
+    shape = Coordinate(
+        _best_tile(architecture, grid, image_shape[axis], axis, pad, tile_growth) for axis in range(grid.dims)
+    )
+    if shape == grid.tile_shape:
         return plan
-    shape = list(grid.tile_shape)
-    for axis in range(grid.dims):
-        count = plan.tiles_per_axis[axis]
-        for _ in range(_MAX_SHRINK_STEPS):
-            candidate = shape[axis] - grid.step[axis]
-            if candidate < 1:
-                break
-            try:
-                smaller = grid.with_tile_shape(architecture, Coordinate(shape[:axis] + [candidate] + shape[axis + 1 :]))
-                if smaller.trusted_output_shape[axis] < 1:
-                    break
-                planned = _plan_axis(image_shape[axis], smaller, axis, pad)
-            except ShapeError:
-                break
-            if (
-                len(planned.starts) > count
-                or planned.length != plan.output_shape[axis]
-                or planned.offset != plan.output_offset[axis]
-            ):
-                break
-            shape[axis] = candidate
-    if Coordinate(shape) != grid.tile_shape:
-        plan = plan_blocks(image_shape, grid.with_tile_shape(architecture, Coordinate(shape)), pad)
-    return plan
+    return plan_blocks(image_shape, grid.with_tile_shape(architecture, shape), pad)
+
+
+def _best_tile(architecture, grid: NetworkGrid, size: int, axis: int, pad: str, growth: float) -> int:
+    """The smallest tile along ``axis`` that needs no more tiles than the largest one allowed
+    (the configured tile, grown by up to ``growth``)."""
+
+    def planned(tile: int) -> _Axis | None:
+        if tile == grid.tile_shape[axis]:
+            return _plan_axis(size, grid, axis, pad)
+        shape = list(grid.tile_shape)
+        shape[axis] = tile
+        try:
+            other = grid.with_tile_shape(architecture, Coordinate(shape))
+            if other.trusted_output_shape[axis] < 1:
+                return None
+            return _plan_axis(size, other, axis, pad)
+        except ShapeError:
+            return None
+
+    configured = grid.tile_shape[axis]
+    step = grid.step[axis]
+    reference = planned(configured)
+    best, best_count = configured, len(reference.starts)
+    limit = configured + int(configured * growth)
+    for tile in range(configured + step, limit + 1, step):
+        axis_plan = planned(tile)
+        if axis_plan is None:
+            break
+        if len(axis_plan.starts) < best_count and _same_output(axis_plan, reference):
+            best, best_count = tile, len(axis_plan.starts)
+    for _ in range(_MAX_SHRINK_STEPS):
+        tile = best - step
+        if tile < 1:
+            break
+        axis_plan = planned(tile)
+        if axis_plan is None or len(axis_plan.starts) > best_count or not _same_output(axis_plan, reference):
+            break
+        best = tile
+    return best
+
+
+def _same_output(a: _Axis, b: _Axis) -> bool:
+    return a.length == b.length and a.offset == b.offset
 
 
 _MAX_SHRINK_STEPS = 256
