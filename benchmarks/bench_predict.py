@@ -7,7 +7,8 @@ Prints, all measured in this one run:
 - the pure model cost: output voxels/s of one forward pass on the configured tile, in
   torch's default memory layout and in the layout the engine uses on this device (channels
   last on the CPU), and on the (possibly grown) tile the engine picked for this volume;
-- this engine on a SIZE^3 volume (``pad="reflect"``) and its ratio to each model cost;
+- this engine on a SIZE^3 volume (``pad="reflect"``) and its ratio to each model cost, and
+  on volumes of ``--other-sizes`` whose size suits the tile less well;
 - MONAI's ``sliding_window_inference`` on the same-padding twin of the network (overlap
   0.25, gaussian), run as is and in the engine's layout, and the engine's ratio to each;
 - the peak RSS of a zarr-to-zarr prediction of two volume sizes, each in a fresh process.
@@ -88,6 +89,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--tile", type=int, default=164)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--other-sizes", default="300", help="more volume sizes for the engine alone")
     parser.add_argument("--memory-sizes", default="192,320")
     parser.add_argument("--skip-monai", action="store_true")
     args = parser.parse_args()
@@ -128,6 +130,13 @@ def main() -> None:
             "engine / model, engine tile, engine layout": engine / grown,
         }
     )
+    for size in (int(s) for s in args.other_sizes.split(",") if s):
+        other = np.random.default_rng(1).random((size,) * 3, dtype=np.float32)
+        plan = plan_prediction(valid, other.shape, "reflect")
+        rate = size**3 / timed(lambda other=other: predict(valid, other, pad="reflect", device=device, batch_size=1))
+        tiles = "x".join(str(n) for n in plan.tiles_per_axis)
+        rows[f"engine, {size}^3, {tiles} tiles of {plan.grid.tile_shape[0]}^3 (Mvox/s)"] = rate / 1e6
+        rows[f"engine, {size}^3 / model, configured tile, engine layout"] = rate / fast
     if not args.skip_monai:
         from monai.inferers import sliding_window_inference
 

@@ -63,6 +63,17 @@ def test_the_tile_grows_no_more_than_allowed():
         plan_prediction(network, (400,) * 3, "reflect", tile_growth=-0.5)
 
 
+def test_predict_passes_tile_growth_on():
+    network = unet(input_shape=(60, 60), eval_shape_increase=(24, 24))  # 84 -> 68 per tile
+    image = np.random.default_rng(8).random((140, 140), dtype=np.float32)  # 2 x 72 fits in 88
+    totals = {}
+    for growth in (0.0, TILE_GROWTH):
+        seen = []
+        predict(network, image, tile_growth=growth, progress=lambda d, t, seen=seen: seen.append(t))
+        totals[growth] = seen[-1]
+    assert totals == {0.0: 9, TILE_GROWTH: 4}
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     shape=st.tuples(st.integers(30, 260), st.integers(30, 260)),

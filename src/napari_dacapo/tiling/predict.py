@@ -16,7 +16,7 @@ import torch
 from funlib.geometry import Coordinate
 
 from ..architectures import Architecture, ArchitectureConfig
-from .blocks import Block, PredictionPlan, plan_prediction, smaller_plans
+from .blocks import TILE_GROWTH, Block, PredictionPlan, plan_prediction, smaller_plans
 from .devices import resolve_device
 from .reading import read_tile
 
@@ -141,6 +141,7 @@ def predict(
     progress: Callable[[int, int], Any] | Any = None,
     should_stop: Callable[[], bool] | None = None,
     tile_shape: Coordinate | None = None,
+    tile_growth: float = TILE_GROWTH,
     prefetch: int = 4,
 ) -> Any:
     """Predict ``architecture`` over ``image`` tile by tile; returns ``(channels, *spatial)``.
@@ -154,7 +155,9 @@ def predict(
       prediction for input voxel ``i + context // 2``. :func:`plan_prediction` gives the exact
       placement (``output_placement``) for any network, super-resolution ones included.
     - ``use_eval_shape_increase``: tiles of ``input_shape + eval_shape_increase`` (default) or
-      of ``input_shape``; ``tile_shape`` overrides both.
+      of ``input_shape``; ``tile_shape`` overrides both. ``tile_growth``: how much (a fraction
+      per axis) a tile may grow where that saves a row of tiles (see :func:`plan_prediction`).
+      A tile that does not fit in memory is retried smaller (not an explicit ``tile_shape``).
     - ``device``: ``"auto"`` (cuda, then mps, then cpu) or a torch device.
     - ``batch_size``: tiles per forward pass; ``"auto"`` fits it to free GPU memory (1 on CPU).
     - ``dtype``: ``"float32"``, or ``"float16"``/``"bfloat16"`` autocast; the output is float32.
@@ -178,6 +181,7 @@ def predict(
         dtype=dtype,
         out=out,
         tile_shape=tile_shape,
+        tile_growth=tile_growth,
         prefetch=prefetch,
     )
     reporter, last = None, None
@@ -213,6 +217,7 @@ def predict_steps(
     dtype: str = "float32",
     out: Any = None,
     tile_shape: Coordinate | None = None,
+    tile_growth: float = TILE_GROWTH,
     prefetch: int = 4,
 ) -> Generator[Step, None, Any]:
     """:func:`predict` as a generator: yields a :class:`Step` before the first tile and after
@@ -223,7 +228,7 @@ def predict_steps(
     spatial = tuple(image.shape[1:] if channel_axis else image.shape)
     if dtype not in _DTYPES:
         raise ValueError(f"{dtype!r} is not a valid choice for 'dtype' (valid: {', '.join(_DTYPES)})")
-    plan = plan_prediction(architecture, spatial, pad, use_eval_shape_increase, tile_shape)
+    plan = plan_prediction(architecture, spatial, pad, use_eval_shape_increase, tile_shape, tile_growth)
     out_shape = (architecture.num_out_channels, *plan.output_shape)
     if out is None:
         out = np.zeros(out_shape, dtype=np.float32)
