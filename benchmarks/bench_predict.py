@@ -108,7 +108,7 @@ def main() -> None:
         x = torch.rand(1, 1, tile, tile, tile, device=device).contiguous(memory_format=memory_format)
         with torch.inference_mode():
             net(x)  # warm-up
-            seconds = timed(lambda: net(x), repeat=2)
+            seconds = timed(lambda: net(x), repeat=3)
             return net(x)[0, 0].numel() / seconds
 
     rows: dict[str, object] = {"device": str(device), "threads": torch.get_num_threads()}

@@ -17,7 +17,8 @@ from funlib.geometry import Coordinate
 
 from ..architectures import Architecture, ArchitectureConfig
 from .blocks import TILE_GROWTH, Block, PredictionPlan, plan_prediction, smaller_plans
-from .devices import resolve_device
+from .devices import free_memory, resolve_device
+from .grid import NetworkGrid
 from .reading import read_tile
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,28 @@ def _tiles(
 
 def _is_out_of_memory(error: BaseException) -> bool:
     return isinstance(error, torch.cuda.OutOfMemoryError) or "out of memory" in str(error).lower()
+
+
+def _grown_tile_fits(
+    architecture: Architecture,
+    plan: PredictionPlan,
+    configured: Coordinate,
+    device: torch.device,
+    batch_size: int | str,
+) -> bool:
+    """Whether a tile that the planner grew past the configured one clearly fits in the free
+    memory of ``device``: twice its estimated need, as the estimate leaves out the framework's
+    own buffers. A CPU that runs out of memory is not an error to catch: the system kills the
+    process, napari and all."""
+    if all(t <= c for t, c in zip(plan.grid.tile_shape, configured, strict=True)):
+        return True
+    free = free_memory(device)
+    if free is None:
+        return False
+    from ..summary import estimate_tile_memory
+
+    tiles = batch_size if isinstance(batch_size, int) else 1
+    return 2 * tiles * estimate_tile_memory(architecture, plan.grid.tile_shape) <= free
 
 
 def _auto_batch_size(architecture: Architecture, device: torch.device, plan: PredictionPlan) -> int:
@@ -228,7 +251,11 @@ def predict_steps(
     spatial = tuple(image.shape[1:] if channel_axis else image.shape)
     if dtype not in _DTYPES:
         raise ValueError(f"{dtype!r} is not a valid choice for 'dtype' (valid: {', '.join(_DTYPES)})")
+    device = resolve_device(device)
     plan = plan_prediction(architecture, spatial, pad, use_eval_shape_increase, tile_shape, tile_growth)
+    configured = NetworkGrid.from_architecture(architecture, use_eval_shape_increase).tile_shape
+    if tile_shape is None and not _grown_tile_fits(architecture, plan, configured, device, batch_size):
+        plan = plan_prediction(architecture, spatial, pad, use_eval_shape_increase, tile_growth=0)
     out_shape = (architecture.num_out_channels, *plan.output_shape)
     if out is None:
         out = np.zeros(out_shape, dtype=np.float32)
