@@ -81,8 +81,8 @@ def predict_stack_steps(
             )
             try:
                 for step in steps:
-                    if step.done:
-                        yield Step(count * per_slice + step.done, total)
+                    if step.done:  # a slice may run other tiles (memory): count its share
+                        yield Step(count * per_slice + step.done * per_slice // step.total, total)
             finally:
                 steps.close()
     return out
