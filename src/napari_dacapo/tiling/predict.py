@@ -253,9 +253,10 @@ def predict_steps(
         raise ValueError(f"{dtype!r} is not a valid choice for 'dtype' (valid: {', '.join(_DTYPES)})")
     device = resolve_device(device)
     plan = plan_prediction(architecture, spatial, pad, use_eval_shape_increase, tile_shape, tile_growth)
-    configured = NetworkGrid.from_architecture(architecture, use_eval_shape_increase).tile_shape
-    if tile_shape is None and not _grown_tile_fits(architecture, plan, configured, device, batch_size):
-        plan = plan_prediction(architecture, spatial, pad, use_eval_shape_increase, tile_growth=0)
+    if tile_shape is None:
+        configured = NetworkGrid.from_architecture(architecture, use_eval_shape_increase).tile_shape
+        if not _grown_tile_fits(architecture, plan, configured, device, batch_size):
+            plan = plan_prediction(architecture, spatial, pad, use_eval_shape_increase, tile_growth=0)
     out_shape = (architecture.num_out_channels, *plan.output_shape)
     if out is None:
         out = np.zeros(out_shape, dtype=np.float32)
