@@ -13,6 +13,10 @@ Prints, all measured in this one run:
   0.25, gaussian), run as is and in the engine's layout, and the engine's ratio to each;
 - the peak RSS of a zarr-to-zarr prediction of two volume sizes, each in a fresh process.
 
+The model alone and the engine are timed in turns after a warm-up, three rounds, and each
+keeps its best round (the CI machine is noisy, ±20% from run to run); MONAI gets the best of
+two runs.
+
 Needs the ``benchmark`` extra (monai, psutil).
 """
 
@@ -54,7 +58,8 @@ def build(padding: str, tile: int):
     return config.architecture_type(config).eval()
 
 
-def timed(fn, repeat=1):
+def timed(fn, repeat=2):
+    """The best of ``repeat`` runs: the first one also warms up oneDNN and the allocator."""
     best = float("inf")
     for _ in range(repeat):
         start = time.perf_counter()
@@ -63,25 +68,28 @@ def timed(fn, repeat=1):
     return best
 
 
-def memory_run(size: int, tile: int, workdir: Path) -> float:
-    """Peak RSS (MiB) of predicting a size^3 zarr volume into a zarr store, in a fresh process."""
+def memory_run(size: int, tile: int, workdir: Path) -> tuple[float, int]:
+    """Peak RSS (MiB) of predicting a size^3 zarr volume into a zarr store, in a fresh process,
+    and the tile it ran."""
     code = f"""
 import resource, zarr, numpy as np, sys
 sys.path.insert(0, {str(Path(__file__).parent)!r})
 from bench_predict import build
-from napari_dacapo import predict
+from napari_dacapo import plan_prediction, predict
 net = build("valid", {tile})
 src = zarr.open_array({str(workdir / f"in{size}.zarr")!r}, mode="r")
 out = zarr.open_array({str(workdir / f"out{size}.zarr")!r}, mode="w", shape=(4,) + src.shape,
                       chunks=(4, 64, 64, 64), dtype="f4")
 predict(net, src, out=out, device="cpu", batch_size=1)
+print(plan_prediction(net, src.shape).grid.tile_shape[0])
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
     source = zarr.open_array(workdir / f"in{size}.zarr", mode="w", shape=(size,) * 3, chunks=(64,) * 3, dtype="u1")
     for z in range(0, size, 64):
         source[z : z + 64] = np.random.default_rng(z).integers(0, 256, (min(64, size - z), size, size), dtype=np.uint8)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return float(result.stdout.strip().splitlines()[-1])
+    tile_used, peak = result.stdout.strip().splitlines()[-2:]
+    return float(peak), int(tile_used)
 
 
 def main() -> None:
@@ -90,7 +98,7 @@ def main() -> None:
     parser.add_argument("--tile", type=int, default=164)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--other-sizes", default="300", help="more volume sizes for the engine alone")
-    parser.add_argument("--memory-sizes", default="192,320")
+    parser.add_argument("--memory-sizes", default="256,384", help="two sizes that run the same tile")
     parser.add_argument("--skip-monai", action="store_true")
     args = parser.parse_args()
     from napari_dacapo.tiling import plan_prediction, resolve_device
@@ -102,21 +110,33 @@ def main() -> None:
     image = np.random.default_rng(0).random((args.size,) * 3, dtype=np.float32)
     engine_tile = plan_prediction(valid, image.shape, "reflect").grid.tile_shape[0]
 
-    def model_rate(tile: int, memory_format) -> float:
-        """Output voxels/s of one forward pass on a tile^3 input."""
+    def forward(tile: int, memory_format):
+        """One forward pass on a tile^3 input; returns it and its output voxel count."""
         net = build("valid", tile).to(device).to(memory_format=memory_format)
         x = torch.rand(1, 1, tile, tile, tile, device=device).contiguous(memory_format=memory_format)
-        with torch.inference_mode():
-            net(x)  # warm-up
-            seconds = timed(lambda: net(x), repeat=3)
-            return net(x)[0, 0].numel() / seconds
 
+        def run():
+            with torch.inference_mode():
+                net(x)
+
+        return run, (tile - 40) ** 3
+
+    # the machine is noisy (±20% from run to run on the CI machine): the model alone and the
+    # engine are timed in turns, three rounds, and each keeps its best round
+    contenders = {
+        "plain": forward(args.tile, torch.contiguous_format),
+        "fast": forward(args.tile, layout),
+        "grown": forward(engine_tile, layout),
+        "engine": (lambda: predict(valid, image, pad="reflect", device=device, batch_size=1), args.size**3),
+    }
+    best = dict.fromkeys(contenders, float("inf"))
+    for run, _ in contenders.values():
+        run()  # warm-up
+    for _ in range(3):
+        for name, (run, _) in contenders.items():
+            best[name] = min(best[name], timed(run, repeat=1))
+    plain, fast, grown, engine = (contenders[n][1] / best[n] for n in ("plain", "fast", "grown", "engine"))
     rows: dict[str, object] = {"device": str(device), "threads": torch.get_num_threads()}
-    plain = model_rate(args.tile, torch.contiguous_format)
-    fast = model_rate(args.tile, layout)
-    grown = model_rate(engine_tile, layout)
-    engine_s = timed(lambda: predict(valid, image, pad="reflect", device=device, batch_size=1))
-    engine = args.size**3 / engine_s
     rows.update(
         {
             "configured tile": f"{args.tile}^3 -> {args.tile - 40}^3",
@@ -133,7 +153,8 @@ def main() -> None:
     for size in (int(s) for s in args.other_sizes.split(",") if s):
         other = np.random.default_rng(1).random((size,) * 3, dtype=np.float32)
         plan = plan_prediction(valid, other.shape, "reflect")
-        rate = size**3 / timed(lambda other=other: predict(valid, other, pad="reflect", device=device, batch_size=1))
+        run = lambda other=other: predict(valid, other, pad="reflect", device=device, batch_size=1)  # noqa: E731
+        rate = size**3 / timed(run, repeat=1)  # warm already
         tiles = "x".join(str(n) for n in plan.tiles_per_axis)
         rows[f"engine, {size}^3, {tiles} tiles of {plan.grid.tile_shape[0]}^3 (Mvox/s)"] = rate / 1e6
         rows[f"engine, {size}^3 / model, configured tile, engine layout"] = rate / fast
@@ -167,7 +188,8 @@ def main() -> None:
             rows[f"engine / MONAI, {name}"] = engine / rate
     with tempfile.TemporaryDirectory() as tmp:
         for size in (int(s) for s in args.memory_sizes.split(",")):
-            rows[f"peak RSS, zarr -> zarr, {size}^3 (MiB)"] = memory_run(size, args.tile, Path(tmp))
+            peak, tile_used = memory_run(size, args.tile, Path(tmp))
+            rows[f"peak RSS, zarr -> zarr, {size}^3, tiles of {tile_used}^3 (MiB)"] = peak
     width = max(len(k) for k in rows)
     for key, value in rows.items():
         print(f"{key:<{width}}  {value:.3g}" if isinstance(value, float) else f"{key:<{width}}  {value}")

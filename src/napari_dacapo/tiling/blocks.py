@@ -152,7 +152,7 @@ def plan_blocks(image_shape, grid: NetworkGrid, pad: str = "reflect") -> Predict
     return _assemble(image_shape, grid, pad, axes)
 
 
-TILE_GROWTH = 0.125
+TILE_GROWTH = 0.25
 
 
 def plan_prediction(
