@@ -69,7 +69,7 @@ def full_tile_write() -> int:
     """Output voxels per axis that one full tile of the 3D demo model writes."""
     from napari_dacapo import plan_prediction
 
-    plan = plan_prediction(demo_model(3).load()[1], (1000, 1000, 1000), "reflect")
+    plan = plan_prediction(demo_model(3).load()[1], (1000, 1000, 1000), "reflect", tile_growth=0)  # as blockwise
     return int(plan.blocks[0].write_roi.shape[0])
 
 
