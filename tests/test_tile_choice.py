@@ -221,3 +221,23 @@ def test_a_network_that_cannot_run_channels_last_runs_as_it_is(caplog):
     assert_close(result, expected)
     assert "does not run channels last" in caplog.text
     assert all(p.is_contiguous() for p in network.parameters())
+
+
+def test_nested_runs_keep_the_layout_of_the_outer_one():
+    network = unet(dims=3, input_shape=(20, 20, 20))  # its first conv has one input channel
+    telling = network.unet.l_conv[1].conv_pass[0].weight  # 3 -> 6 channels, 3³ kernel
+    image = np.random.default_rng(9).random((30, 30, 30), dtype=np.float32)
+    seen = []
+    forward = network.forward
+
+    def spy(x):
+        seen.append(telling.is_contiguous(memory_format=torch.channels_last_3d) and not telling.is_contiguous())
+        return forward(x)
+
+    network.forward = spy
+    engine = importlib.import_module("napari_dacapo.tiling.predict")
+    with engine.on_device(network, torch.device("cpu")):
+        predict(network, image, device="cpu")  # nested: the network stays channels last
+        assert telling.is_contiguous(memory_format=torch.channels_last_3d) and not telling.is_contiguous()
+    assert telling.is_contiguous()
+    assert seen and all(seen)

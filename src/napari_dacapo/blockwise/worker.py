@@ -12,6 +12,7 @@ from typing import Any
 from funlib.geometry import Roi
 
 from ..tiling import predict_blocks, resolve_device
+from ..tiling.predict import inference_memory_format
 from .prepared import OutputWriter, PreparedRun, prepare
 from .spec import RunSpec
 
@@ -23,7 +24,9 @@ class BlockPredictor:
         self.run = run
         self.out = OutputWriter(array, run.spec.value_range)
         self.device = resolve_device(device)
-        run.network.eval().to(self.device)  # once per worker, not once per block
+        # once per worker, not once per block
+        layout = inference_memory_format(self.device, run.network.dims)
+        run.network.eval().to(self.device).to(memory_format=layout)
 
     def __call__(self, write_roi: Roi) -> int:
         """Predict every tile of one block into the output; returns how many."""

@@ -394,9 +394,14 @@ def on_device(architecture: Architecture, device: torch.device) -> Iterator[None
 
 
 def _parameters_format(architecture: Architecture, memory_format: torch.memory_format) -> torch.memory_format:
-    """``memory_format`` if the network's convolution weights are already laid out that way."""
-    weights = [p for p in architecture.parameters() if p.dim() in (4, 5)]
-    if weights and all(w.is_contiguous(memory_format=memory_format) and not w.is_contiguous() for w in weights):
+    """``memory_format`` if the network's convolution weights are laid out that way already
+    (judged by the weights whose layouts differ: one input channel or 1×…×1 kernels fit both)."""
+    telling = [
+        p
+        for p in architecture.parameters()
+        if p.dim() in (4, 5) and p.is_contiguous() != p.is_contiguous(memory_format=memory_format)
+    ]
+    if telling and all(p.is_contiguous(memory_format=memory_format) for p in telling):
         return memory_format
     return torch.contiguous_format
 
