@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import dask.array as da
@@ -255,6 +256,9 @@ def test_a_lazy_layer_is_predicted_into_a_zarr_store(qtbot, viewer, prediction_d
     wait_for_run(qtbot, prediction_dock)
     layer = viewer.layers["lazy · demo_membranes_2d"]
     assert isinstance(layer.data, da.Array)  # napari reads the zarr store lazily
+    said = re.search(r"done in [\d.]+ s, (\d+) tiles? of (\d+) × (\d+) voxels", prediction_dock.message.value)
+    assert said, prediction_dock.message.value
+    assert int(said[1]) == prediction_dock.progress.max  # the tiles the progress bar counted
     expected = predict(demo_model(2).load()[1], data, device="cpu")[0]
     np.testing.assert_allclose(layer.data.compute(), expected, rtol=1e-5, atol=1e-5)
 

@@ -223,10 +223,12 @@ def predict(
 
 @dataclass(frozen=True)
 class Step:
-    """Progress of a running prediction: ``done`` of ``total`` tiles are in the output."""
+    """Progress of a running prediction: ``done`` of ``total`` tiles (of ``tile_shape`` input
+    voxels) are in the output."""
 
     done: int
     total: int
+    tile_shape: tuple[int, ...] = ()
 
 
 def predict_steps(
@@ -319,7 +321,8 @@ def predict_blocks(
 
     blocks = list(blocks)
     total = len(blocks)
-    yield Step(0, total)
+    tile = tuple(plan.grid.tile_shape)
+    yield Step(0, total, tile)
     with on_device(architecture, device):
         forward = _Forward(architecture, device, _DTYPES[dtype])
         stop = threading.Event()
@@ -356,7 +359,7 @@ def predict_blocks(
                     out[(slice(None),) + block.write_roi.to_slices()] = y[crop]
                 del pending[: len(batch)]
                 done += len(batch)
-                yield Step(done, total)
+                yield Step(done, total, tile)
         finally:
             stop.set()
 

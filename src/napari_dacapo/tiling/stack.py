@@ -66,7 +66,7 @@ def predict_stack_steps(
         raise ValueError(f"'out' has shape {tuple(out.shape)}, the prediction needs {shape}")
     per_slice = len(plan.blocks)
     total = per_slice * int(np.prod(leading))
-    yield Step(0, total)
+    yield Step(0, total, tuple(plan.grid.tile_shape))
     device = resolve_device(options.pop("device", "auto"))
     with on_device(architecture, device):  # once for all slices, not once per slice
         for count, index in enumerate(itertools.product(*(range(n) for n in leading))):
@@ -82,7 +82,7 @@ def predict_stack_steps(
             try:
                 for step in steps:
                     if step.done:  # a slice may run other tiles (memory): count its share
-                        yield Step(count * per_slice + step.done * per_slice // step.total, total)
+                        yield Step(count * per_slice + step.done * per_slice // step.total, total, step.tile_shape)
             finally:
                 steps.close()
     return out

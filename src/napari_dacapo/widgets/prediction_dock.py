@@ -109,6 +109,7 @@ class PredictionDock(Container):
         )
         self.worker = None
         self._job: Job | None = None
+        self._tiles = ""  # "N tiles of a × b voxels" of the running prediction
         self._preview_worker = None
         self._preview_generation = 0
         self.image.changed.connect(self._on_image)
@@ -237,6 +238,7 @@ class PredictionDock(Container):
         self.predict_button.enabled, self.cancel_button.enabled = False, True
         self.progress.value = 0
         self.message.value = f"predicting {job.base_name} …"
+        self._tiles = ""
         self.message.native.setStyleSheet("")
         self._started = time.perf_counter()
         worker.start()
@@ -250,6 +252,10 @@ class PredictionDock(Container):
     def _on_step(self, step) -> None:
         self.progress.max = max(step.total, 1)
         self.progress.value = step.done
+        tiles = _tiles_text(step)
+        if tiles and tiles != self._tiles:  # the first step, or smaller tiles after running out of memory
+            self._tiles = tiles
+            self.message.value = f"predicting {self._job.base_name}: {tiles} …"
 
     def _on_returned(self, out) -> None:
         if isinstance(out, Exception):  # napari's worker returns RuntimeErrors instead of raising
@@ -257,7 +263,8 @@ class PredictionDock(Container):
             return
         job = self._job
         self._show(job, out, partial=False)
-        self.message.value = f"{job.base_name}: done in {time.perf_counter() - self._started:.1f} s"
+        tiles = f", {self._tiles}" if self._tiles else ""
+        self.message.value = f"{job.base_name}: done in {time.perf_counter() - self._started:.1f} s{tiles}"
 
     def _on_aborted(self) -> None:
         self._steps.close()  # stops the reader and puts the network back
@@ -385,6 +392,14 @@ def _camera(viewer):
     """The viewer's camera (``viewer.scene.camera`` from napari 0.9, ``viewer.camera`` before)."""
     scene = getattr(viewer, "scene", None)
     return scene.camera if scene is not None and hasattr(scene, "camera") else viewer.camera
+
+
+def _tiles_text(step) -> str:
+    """ "12 tiles of 188 × 188 voxels" for a step that says its tile shape."""
+    shape = getattr(step, "tile_shape", ())
+    if not shape:
+        return ""
+    return f"{step.total} tile{'s' if step.total != 1 else ''} of {' × '.join(str(s) for s in shape)} voxels"
 
 
 def _allocate(data, shape: tuple[int, ...], plan):
