@@ -143,13 +143,18 @@ def _assemble(image_shape: Coordinate, grid: NetworkGrid, pad: str, axes: list[_
 
 def plan_blocks(image_shape, grid: NetworkGrid, pad: str = "reflect") -> PredictionPlan:
     """Blocks that cover the output of an image of ``image_shape`` exactly once."""
+    image_shape = _checked(image_shape, grid, pad)
+    axes = [_plan_axis(s, grid, d, pad) for d, s in enumerate(image_shape)]
+    return _assemble(image_shape, grid, pad, axes)
+
+
+def _checked(image_shape, grid: NetworkGrid, pad: str) -> Coordinate:
     if pad not in PAD_MODES:
         raise ValueError(f"{pad!r} is not a valid choice for 'pad' (valid: 'valid', 'reflect', 'zero')")
     image_shape = Coordinate(image_shape)
     if image_shape.dims != grid.dims:
         raise ValueError(f"image has {image_shape.dims} spatial dims, the network {grid.dims}")
-    axes = [_plan_axis(s, grid, d, pad) for d, s in enumerate(image_shape)]
-    return _assemble(image_shape, grid, pad, axes)
+    return image_shape
 
 
 TILE_GROWTH = 0.25
@@ -215,15 +220,15 @@ def _fitted_plan(
 ) -> PredictionPlan:
     """The plan with ``grid``'s tile, grown or shrunk per axis to need as few tiles, and
     compute as little past the image, as it can."""
-    plan = plan_blocks(image_shape, grid, pad)  # checks the image and the pad mode
+    image_shape = _checked(image_shape, grid, pad)
     if tile_growth < 0:
         raise ValueError(f"tile_growth must be 0 or more, got {tile_growth}")
     shape = Coordinate(
         _best_tile(architecture, grid, image_shape[axis], axis, pad, tile_growth) for axis in range(grid.dims)
     )
-    if shape == grid.tile_shape:
-        return plan
-    return plan_blocks(image_shape, grid.with_tile_shape(architecture, shape), pad)
+    if shape != grid.tile_shape:
+        grid = grid.with_tile_shape(architecture, shape)
+    return plan_blocks(image_shape, grid, pad)
 
 
 def _best_tile(architecture, grid: NetworkGrid, size: int, axis: int, pad: str, growth: float) -> int:
