@@ -357,13 +357,24 @@ def predict_blocks(
                         f"one tile of {tuple(plan.grid.tile_shape)} voxels does not fit in the memory of {device}"
                     ) from None
                 for (block, _), y in zip(batch, result, strict=True):
-                    crop = (slice(None),) + block.crop_roi.to_slices()
-                    out[(slice(None),) + block.write_roi.to_slices()] = y[crop]
+                    _write(out, block, y)
                 del pending[: len(batch)]
                 done += len(batch)
                 yield Step(done, total, tile)
         finally:
             stop.set()
+
+
+def _write(out: Any, block: Block, y: torch.Tensor) -> None:
+    """Put one tile's kept output into ``out``: a numpy array through a torch view, which
+    copies from the channels-last layout with all threads; anything else (zarr, a writer)
+    as numpy."""
+    kept = y[(slice(None),) + block.crop_roi.to_slices()]
+    target = (slice(None),) + block.write_roi.to_slices()
+    if isinstance(out, np.ndarray) and out.dtype == np.float32 and out.flags.writeable:
+        torch.from_numpy(out[target]).copy_(kept)
+    else:
+        out[target] = kept.numpy()
 
 
 def inference_memory_format(device: torch.device, dims: int) -> torch.memory_format:
@@ -435,7 +446,7 @@ def _parameters_format(architecture: Architecture, memory_format: torch.memory_f
 
 
 class _Forward:
-    """One forward pass over a batch of tiles, on the network's device, as float32 numpy.
+    """One forward pass over a batch of tiles, on the network's device; float32 on the CPU.
 
     Tiles go in with the memory format of :func:`inference_memory_format`. A network that
     cannot run channels last (one that calls ``view`` on its feature maps, say) is put back to
@@ -448,7 +459,7 @@ class _Forward:
         self.dtype = dtype
         self.memory_format = inference_memory_format(device, architecture.dims)
 
-    def __call__(self, tiles: list[np.ndarray]) -> np.ndarray:
+    def __call__(self, tiles: list[np.ndarray]) -> torch.Tensor:
         x = torch.from_numpy(np.stack(tiles))
         if self.device.type == "cuda":
             x = x.pin_memory().to(self.device, non_blocking=True)
@@ -464,14 +475,14 @@ class _Forward:
             self.architecture.to(memory_format=torch.contiguous_format)
             return self._run(x.contiguous())
 
-    def _run(self, x: torch.Tensor) -> np.ndarray:
+    def _run(self, x: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
             if self.dtype != torch.float32:
                 with torch.autocast(device_type=self.device.type, dtype=self.dtype):
                     y = self.architecture(x)
             else:
                 y = self.architecture(x)
-        return y.float().cpu().numpy()
+        return y.float().cpu()
 
 
 class _Reporter:
