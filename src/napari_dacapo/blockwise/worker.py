@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -12,7 +13,7 @@ from typing import Any
 from funlib.geometry import Roi
 
 from ..tiling import predict_blocks, resolve_device
-from ..tiling.predict import inference_memory_format
+from ..tiling.predict import on_device
 from .prepared import OutputWriter, PreparedRun, prepare
 from .spec import RunSpec
 
@@ -24,9 +25,9 @@ class BlockPredictor:
         self.run = run
         self.out = OutputWriter(array, run.spec.value_range)
         self.device = resolve_device(device)
-        # once per worker, not once per block
-        layout = inference_memory_format(self.device, run.network.dims)
-        run.network.eval().to(self.device).to(memory_format=layout)
+        # set up on its device once per worker (the run owns the network), not once per block
+        self._session = contextlib.ExitStack()
+        self._session.enter_context(on_device(run.network, self.device))
 
     def __call__(self, write_roi: Roi) -> int:
         """Predict every tile of one block into the output; returns how many."""

@@ -253,24 +253,18 @@ def predict_steps(
     architecture = _as_architecture(architecture)
     channel_axis = check_image(architecture, image)
     spatial = tuple(image.shape[1:] if channel_axis else image.shape)
-    if dtype not in _DTYPES:
-        raise ValueError(f"{dtype!r} is not a valid choice for 'dtype' (valid: {', '.join(_DTYPES)})")
     device = resolve_device(device)
-    plan = plan_prediction(architecture, spatial, pad, use_eval_shape_increase, tile_shape, tile_growth)
-    if tile_shape is None:
-        configured = NetworkGrid.from_architecture(architecture, use_eval_shape_increase).tile_shape
-        if not _grown_tile_fits(architecture, plan, configured, device, batch_size):
-            plan = plan_prediction(architecture, spatial, pad, use_eval_shape_increase, tile_growth=0)
+    plans = plan_attempts(
+        architecture, spatial, pad, use_eval_shape_increase, tile_shape, tile_growth, device, batch_size
+    )
+    plan = next(plans)
     out_shape = (architecture.num_out_channels, *plan.output_shape)
     if out is None:
         out = np.zeros(out_shape, dtype=np.float32)
     elif tuple(out.shape) != out_shape:
         raise ValueError(f"'out' has shape {tuple(out.shape)}, the prediction needs {out_shape}")
 
-    # when a tile does not fit in memory, start again with smaller ones (not with an explicit
-    # tile_shape): every plan writes the same output
-    fallbacks = smaller_plans(architecture, spatial, pad, use_eval_shape_increase) if tile_shape is None else iter(())
-    while True:
+    while True:  # every plan writes the same output
         try:
             yield from predict_blocks(
                 architecture,
@@ -285,16 +279,50 @@ def predict_steps(
             )
             return out
         except MemoryError as error:
-            failed = math.prod(plan.grid.tile_shape)
-            plan = next((p for p in fallbacks if math.prod(p.grid.tile_shape) < failed), None)
-            if plan is None and tile_shape is None:
-                raise MemoryError(
-                    f"{error}, not even with tiles no larger than the training tile "
-                    f"{tuple(architecture.input_shape)}: free memory there, or predict on another device"
-                ) from None
-            if plan is None:
-                raise
-            log.warning("%s; starting again with tiles of %s voxels", error, tuple(plan.grid.tile_shape))
+            plan = next_smaller_plan(plans, error, architecture, tile_shape)
+
+
+def plan_attempts(
+    architecture: Architecture,
+    spatial: Sequence[int],
+    pad: str,
+    use_eval_shape_increase: bool,
+    tile_shape: Coordinate | None,
+    tile_growth: float,
+    device: torch.device,
+    batch_size: int | str,
+) -> Iterator[PredictionPlan]:
+    """The plan to run first, then (while its tiles do not fit in memory) plans with ever
+    smaller tiles. The first plan's tiles are grown only where the memory of ``device``
+    clearly allows; an explicit ``tile_shape`` is the only plan."""
+    plan = plan_prediction(architecture, spatial, pad, use_eval_shape_increase, tile_shape, tile_growth)
+    if tile_shape is not None:
+        yield plan
+        return
+    configured = NetworkGrid.from_architecture(architecture, use_eval_shape_increase).tile_shape
+    if not _grown_tile_fits(architecture, plan, configured, device, batch_size):
+        plan = plan_prediction(architecture, spatial, pad, use_eval_shape_increase, tile_growth=0)
+    yield plan
+    for smaller in smaller_plans(architecture, spatial, pad, use_eval_shape_increase):
+        if math.prod(smaller.grid.tile_shape) < math.prod(plan.grid.tile_shape):
+            plan = smaller
+            yield plan
+
+
+def next_smaller_plan(
+    plans: Iterator[PredictionPlan], error: MemoryError, architecture: Architecture, tile_shape: Coordinate | None
+) -> PredictionPlan:
+    """The next plan of :func:`plan_attempts` after ``error``, or the error that nothing fits."""
+    plan = next(plans, None)
+    if plan is None and tile_shape is None:
+        raise MemoryError(
+            f"{error}, not even with tiles no larger than the training tile "
+            f"{tuple(architecture.input_shape)}: free memory there, or predict on another device"
+        ) from None
+    if plan is None:
+        raise error
+    log.warning("%s; starting again with tiles of %s voxels", error, tuple(plan.grid.tile_shape))
+    return plan
 
 
 def predict_blocks(
@@ -389,8 +417,8 @@ def inference_memory_format(device: torch.device, dims: int) -> torch.memory_for
 @contextmanager
 def on_device(architecture: Architecture, device: torch.device) -> Iterator[None]:
     """The network in eval mode on ``device`` (channels last on the CPU, activations in
-    place), then back where and as it was. Nested uses move nothing, so a caller that predicts many images keeps the
-    network on the device."""
+    place), then back where and as it was. Nested uses change nothing, so a caller that
+    predicts many images (or blocks) sets the network up once."""
     was_training = architecture.training
     parameters = next(architecture.parameters(), None)
     original_device = parameters.device if parameters is not None else None

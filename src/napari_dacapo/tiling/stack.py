@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 
 from ..architectures import Architecture
-from .blocks import plan_prediction
+from .blocks import TILE_GROWTH
 from .devices import resolve_device
-from .predict import Step, on_device, predict_steps
+from .predict import Step, next_smaller_plan, on_device, plan_attempts, predict_steps
 
 
 def leading_axes(architecture: Architecture, image: Any) -> int:
@@ -58,7 +58,13 @@ def predict_stack_steps(
             f"predict an image of shape {tuple(image.shape)} slice by slice"
         )
     leading = tuple(image.shape[:extra])
-    plan = plan_prediction(architecture, tuple(image.shape[extra:]), pad, use_eval_shape_increase)
+    device = resolve_device(options.pop("device", "auto"))
+    tile_growth = options.pop("tile_growth", TILE_GROWTH)
+    spatial = tuple(image.shape[extra:])
+    # planned (and checked against free memory) once for all slices
+    batch_size = options.get("batch_size", "auto")
+    plans = plan_attempts(architecture, spatial, pad, use_eval_shape_increase, None, tile_growth, device, batch_size)
+    plan = next(plans)
     shape = (architecture.num_out_channels, *leading, *plan.output_shape)
     if out is None:
         out = np.zeros(shape, dtype=np.float32)
@@ -67,22 +73,26 @@ def predict_stack_steps(
     per_slice = len(plan.blocks)
     total = per_slice * int(np.prod(leading))
     yield Step(0, total, tuple(plan.grid.tile_shape))
-    device = resolve_device(options.pop("device", "auto"))
     with on_device(architecture, device):  # once for all slices, not once per slice
         for count, index in enumerate(itertools.product(*(range(n) for n in leading))):
-            steps = predict_steps(
-                architecture,
-                image[index],
-                out=_SliceOut(out, index),
-                pad=pad,
-                use_eval_shape_increase=use_eval_shape_increase,
-                device=device,
-                **options,
-            )
-            try:
-                for step in steps:
-                    if step.done:  # a slice may run other tiles (memory): count its share
-                        yield Step(count * per_slice + step.done * per_slice // step.total, total, step.tile_shape)
-            finally:
-                steps.close()
+            while True:  # a slice whose tiles do not fit is done again with smaller ones
+                steps = predict_steps(
+                    architecture,
+                    image[index],
+                    out=_SliceOut(out, index),
+                    pad=pad,
+                    use_eval_shape_increase=use_eval_shape_increase,
+                    device=device,
+                    tile_shape=plan.grid.tile_shape,
+                    **options,
+                )
+                try:
+                    for step in steps:
+                        if step.done:  # tiles may change (memory): count the slice's share
+                            yield Step(count * per_slice + step.done * per_slice // step.total, total, step.tile_shape)
+                    break
+                except MemoryError as error:
+                    plan = next_smaller_plan(plans, error, architecture, None)
+                finally:
+                    steps.close()
     return out
