@@ -105,14 +105,14 @@ def main() -> None:
     parser.add_argument("--skip-monai", action="store_true")
     args = parser.parse_args()
     from napari_dacapo.tiling import plan_prediction, resolve_device
-    from napari_dacapo.tiling.predict import inference_memory_format, on_device
+    from napari_dacapo.tiling import inference_memory_format, on_device
 
     device = resolve_device(args.device)
     layout = inference_memory_format(device, 3)
     valid = build("valid", args.tile).to(device)
     image = np.random.default_rng(0).random((args.size,) * 3, dtype=np.float32)
     engine_plan = plan_prediction(valid, image.shape, "reflect")
-    engine_tile, engine_tiles = engine_plan.grid.tile_shape[0], len(engine_plan.blocks)
+    engine_tile, engine_tiles = engine_plan.grid.tile_shape[0], len(engine_plan.tiles)
 
     setups = contextlib.ExitStack()  # networks set up as the engine runs them, until the end
 

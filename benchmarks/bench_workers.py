@@ -23,7 +23,7 @@ from pathlib import Path
 import psutil
 import zarr
 
-from napari_dacapo.demo import demo_model
+from napari_dacapo.networks import demo_model
 from napari_dacapo.sample_data import synthetic_em
 
 
@@ -70,7 +70,7 @@ def full_tile_write() -> int:
     from napari_dacapo import plan_prediction
 
     plan = plan_prediction(demo_model(3).load()[1], (1000, 1000, 1000), "reflect", tile_growth=0)  # as blockwise
-    return int(plan.blocks[0].write_roi.shape[0])
+    return int(plan.tiles[0].write_roi.shape[0])
 
 
 def main() -> None:

@@ -7,8 +7,8 @@ from funlib.geometry import Coordinate, Roi
 
 from napari_dacapo import plan_prediction
 from napari_dacapo.blockwise import BlockLayout
-from napari_dacapo.demo import demo_model
-from napari_dacapo.examples import example_config
+from napari_dacapo.networks import demo_model
+from napari_dacapo.networks import example_config
 
 
 def network(name):
@@ -38,7 +38,7 @@ def test_every_tile_belongs_to_exactly_one_block_and_blocks_tile_the_output(name
     assert sum(r.size for r in rois) == volume
     assert all(not a.intersects(b) for a, b in itertools.combinations(rois, 2))
     assigned = [tile.index for roi in rois for tile in layout.tiles(roi)]
-    assert sorted(assigned) == sorted(tile.index for tile in plan.blocks)
+    assert sorted(assigned) == sorted(tile.index for tile in plan.tiles)
 
 
 @pytest.mark.parametrize("name,shape,pad,block_shape", CASES)
@@ -52,7 +52,7 @@ def test_blocks_start_on_chunk_boundaries_so_no_two_blocks_share_a_chunk(name, s
 
 def test_block_shape_is_rounded_up_to_whole_tiles():
     plan = plan_prediction(network("demo_3d"), (300, 300, 300), "reflect")
-    first = next(tile for tile in plan.blocks if tile.index == (0, 0, 0))
+    first = next(tile for tile in plan.tiles if tile.index == (0, 0, 0))
     tile_write = first.write_roi.shape
     layout = BlockLayout.from_plan(plan, (100, 1, 2 * tile_write[2]))
     expected = Coordinate(-(-100 // tile_write[0]) * tile_write[0], tile_write[1], 2 * tile_write[2])

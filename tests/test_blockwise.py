@@ -16,7 +16,7 @@ import zarr
 from napari_dacapo import predict
 from napari_dacapo.blockwise import run_directory
 from napari_dacapo.cli import main
-from napari_dacapo.demo import demo_model
+from napari_dacapo.networks import demo_model
 from napari_dacapo.sample_data import synthetic_em
 
 MODEL_3D = demo_model(3)

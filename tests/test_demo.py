@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from napari_dacapo import predict
-from napari_dacapo.demo import demo_model, demo_models
+from napari_dacapo.networks import demo_model, demo_models
 from napari_dacapo.sample_data import synthetic_em
 
 

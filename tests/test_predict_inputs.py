@@ -156,7 +156,7 @@ def test_a_stack_of_slices_is_predicted_slice_by_slice():
     steps = list(predict_stack_steps(network, stack, device="cpu"))
     from napari_dacapo import plan_prediction
 
-    tiles_per_slice = len(plan_prediction(network, (50, 61)).blocks)
+    tiles_per_slice = len(plan_prediction(network, (50, 61)).tiles)
     assert steps[0].done == 0 and steps[-1].done == steps[-1].total == 6 * tiles_per_slice
     generator = predict_stack_steps(network, stack, device="cpu")
     while True:

@@ -16,7 +16,7 @@ from test_tiling_exact import assert_close, unet
 
 from napari_dacapo import plan_prediction, predict
 from napari_dacapo.architectures import CNNectomeUNetConfig
-from napari_dacapo.tiling.blocks import TILE_GROWTH
+from napari_dacapo.tiling import TILE_GROWTH, on_device
 
 
 def benchmark_network():
@@ -77,16 +77,16 @@ def test_predict_passes_tile_growth_on():
 
 
 def test_a_tile_is_grown_only_where_memory_clearly_allows_it(monkeypatch):
-    from napari_dacapo.summary import estimate_tile_memory
+    from napari_dacapo.tiling import estimate_tile_memory
 
-    engine = importlib.import_module("napari_dacapo.tiling.predict")  # the module, not the function
+    memory = importlib.import_module("napari_dacapo.tiling.memory")
 
     network = unet(input_shape=(60, 60), eval_shape_increase=(24, 24))
     image = np.random.default_rng(8).random((140, 140), dtype=np.float32)
     grown = plan_prediction(network, image.shape, "reflect").grid.tile_shape
     need = estimate_tile_memory(network, grown)
     for free, tiles in ((2 * need, 4), (2 * need - 1, 9), (None, 9)):  # None: unknown (mps)
-        monkeypatch.setattr(engine, "free_memory", lambda device, free=free: free)
+        monkeypatch.setattr(memory, "free_memory", lambda device, free=free: free)
         seen = []
         predict(network, image, device="cpu", batch_size=1, progress=lambda d, t, seen=seen: seen.append(t))
         assert seen[-1] == tiles, free
@@ -235,8 +235,7 @@ def test_nested_runs_keep_the_layout_of_the_outer_one():
         return forward(x)
 
     network.forward = spy
-    engine = importlib.import_module("napari_dacapo.tiling.predict")
-    with engine.on_device(network, torch.device("cpu")):
+    with on_device(network, torch.device("cpu")):
         predict(network, image, device="cpu")  # nested: the network stays channels last
         assert telling.is_contiguous(memory_format=torch.channels_last_3d) and not telling.is_contiguous()
     assert telling.is_contiguous()

@@ -83,7 +83,7 @@ def test_3d_including_images_smaller_than_one_tile(shape):
 def test_small_image_uses_a_smaller_tile():
     network = unet(dims=3, input_shape=(20, 20, 20), eval_shape_increase=(40, 40, 40))
     plan = plan_prediction(network, (5, 6, 7), pad="reflect")
-    assert len(plan.blocks) == 1
+    assert len(plan.tiles) == 1
     # the smallest valid tile covering 5 + 16 context voxels is 22 (valid sizes: 18 + 2n)
     assert plan.grid.tile_shape == Coordinate(22, 22, 24)
 
@@ -138,7 +138,7 @@ def test_same_padding_matches_whole_image_pass(dims, shape, tile, attention):
     )
     image = np.random.default_rng(4).random(shape, dtype=np.float32)
     plan = plan_prediction(network, shape, pad="zero", tile_shape=tile)
-    assert len(plan.blocks) > 1
+    assert len(plan.tiles) > 1
     result = predict(network, image, pad="zero", tile_shape=tile)
     margin = 48  # more than the receptive field: the image is untouched by the border
     expected = whole_image_forward(network, image[None], margin, "constant")
@@ -166,7 +166,7 @@ def test_write_regions_tile_the_output_exactly_once(shape, pad, factor):
     network = unet(input_shape=(100, 100), downsample_factors=[factor])
     plan = plan_prediction(network, shape, pad=pad, tile_shape=network.input_shape)
     coverage = np.zeros(plan.output_shape, np.int32)
-    for block in plan.blocks:
+    for block in plan.tiles:
         coverage[block.write_roi.to_slices()] += 1
         assert all(r % f == 0 for r, f in zip(block.read_roi.begin + plan.pad_lo, factor, strict=True))
     assert (coverage == 1).all()

@@ -13,10 +13,10 @@ import yaml
 
 from napari_dacapo import plan_prediction, predict
 from napari_dacapo.architectures import CNNectomeUNetConfig
-from napari_dacapo.demo import demo_model
-from napari_dacapo.examples import example_config_paths
+from napari_dacapo.networks import demo_model
+from napari_dacapo.networks import example_config_paths
 from napari_dacapo.io import load_config
-from napari_dacapo.registry import NetworkRegistry, RegisteredNetwork
+from napari_dacapo.widgets.registry import NetworkRegistry, RegisteredNetwork
 from napari_dacapo.widgets import ArchitectureDock, PredictionDock
 
 

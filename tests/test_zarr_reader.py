@@ -3,9 +3,9 @@
 import numpy as np
 import zarr
 
-from napari_dacapo._zarr_reader import get_zarr_reader, zarr_layers
+from napari_dacapo._reader import get_zarr_reader, zarr_layers
 from napari_dacapo.cli import main
-from napari_dacapo.demo import demo_model
+from napari_dacapo.networks import demo_model
 from napari_dacapo.sample_data import synthetic_em
 
 

@@ -1,12 +1,18 @@
-"""npe2 reader: opening a DaCapo config file fills the architecture dock."""
+"""npe2 readers: a DaCapo config file fills the architecture dock; zarr datasets with funlib
+placement attributes (what ``napari-dacapo predict`` writes) open as layers at their place in
+the world."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .io import ConfigError, load_config
+from .io.zarr_arrays import split_dataset
+from .placement import Placement
 
+__all__ = ["get_config_reader", "get_zarr_reader", "zarr_layers"]
 
 def get_config_reader(path: str | list[str]) -> Callable | None:
     """A reader for a DaCapo architecture config (YAML/JSON with ``__type__``), else None."""
@@ -28,3 +34,68 @@ def _open_in_dock(path: str) -> list[tuple]:
     _widget, dock = viewer.window.add_plugin_dock_widget("napari-dacapo", "DaCapo architecture")
     dock.load_config(path)
     return [(None,)]  # napari's "handled, no layer" sentinel
+
+
+def get_zarr_reader(path: str | list[str]) -> Callable | None:
+    """A reader for ``X.zarr`` (every placed array in it) or ``X.zarr/dataset``, else None."""
+    if isinstance(path, list):
+        return None
+    try:
+        layers = zarr_layers(path)
+    except (ValueError, OSError):
+        return None
+    return (lambda _path: zarr_layers(_path)) if layers else None
+
+
+def _placed_arrays(container: Path, path: str) -> list[tuple[str, Any]]:
+    import zarr
+
+    def walk(node, name: str) -> list[tuple[str, Any]]:
+        if isinstance(node, zarr.Array):
+            return [(name, node)] if "voxel_size" in node.attrs or "resolution" in node.attrs else []
+        found = []
+        for child, member in node.members():
+            found += walk(member, f"{name}/{child}" if name else child)
+        return found
+
+    return walk(zarr.open(store=str(container), path=path or None, mode="r"), path)
+
+
+def zarr_layers(path: str) -> list[tuple]:
+    """Layer data tuples (lazy dask data): ``scale`` is the voxel size and ``translate`` the
+    centre of voxel 0 (``offset + voxel_size / 2``); a ``c^`` first axis becomes one layer
+    per channel. An unfinished prediction is named "… (incomplete)"."""
+    import dask.array as da
+
+    container, inner = split_dataset(path)
+    if not container.is_dir():
+        return []
+    try:
+        arrays = _placed_arrays(container, inner)
+    except Exception:
+        return []
+    layers = []
+    for name, array in sorted(arrays, key=lambda item: item[0]):
+        attrs = dict(array.attrs)
+        voxel_size = [float(v) for v in attrs.get("voxel_size", attrs.get("resolution"))]
+        dims = len(voxel_size)
+        offset = [float(v) for v in attrs.get("offset", [0] * dims)]
+        placement = Placement.from_corner(voxel_size, offset)
+        state = attrs.get("napari_dacapo", {})
+        label = name + (" (incomplete)" if state.get("complete") is False else "")
+        kwargs: dict[str, Any] = {
+            "name": label,
+            "scale": list(placement.voxel_size),
+            "translate": list(placement.origin),
+            "metadata": {"zarr": f"{container}/{name}", **attrs},
+        }
+        if array.ndim == dims + 1:
+            kwargs["channel_axis"] = 0
+            kwargs["name"] = [f"{label} [{c}]" for c in range(array.shape[0])] if array.shape[0] > 1 else label
+        elif array.ndim != dims:
+            continue
+        if "napari_dacapo" in attrs:
+            kwargs["colormap"] = "green"
+            kwargs["blending"] = "additive"
+        layers.append((da.from_zarr(array), kwargs, "image"))
+    return layers

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from .examples import example_config_paths
+from .networks import example_config_paths
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -102,7 +102,7 @@ def _worker(args: argparse.Namespace) -> int:
 def _predict_demo(args: argparse.Namespace) -> int:
     import zarr
 
-    from .demo import demo_model
+    from .networks import demo_model
     from .sample_data import SAMPLE_VOXEL_SIZE, synthetic_em
 
     container = args.demo

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from funlib.geometry import Coordinate
 
-from .architectures import Architecture, ArchitectureConfig
+from .architectures import Architecture, ArchitectureConfig, as_architecture
+from .tiling.memory import estimate_tile_memory
+
+__all__ = ["ArchitectureSummary", "estimate_tile_memory", "summarize", "summarize_config"]
 
 
 @dataclass(frozen=True)
@@ -49,33 +51,6 @@ class ArchitectureSummary:
         return "\n".join(self.lines())
 
 
-def estimate_tile_memory(architecture: Architecture, input_shape: Coordinate) -> int:
-    """Rough bytes to run one tile without gradients: weights plus the live activations.
-
-    Runs the network on torch's ``meta`` device (no memory, no compute) and adds up the
-    outputs of all layers, counted as float32: an upper bound of what stays alive at once.
-    """
-    total = 0
-
-    def count(_module, _inputs, output):
-        nonlocal total
-        if isinstance(output, torch.Tensor):
-            total += output.numel() * 4
-
-    leaves = [m for m in architecture.modules() if not list(m.children())]
-    hooks = [m.register_forward_hook(count) for m in leaves]
-    try:
-        meta = torch.empty((1, architecture.num_in_channels, *input_shape), device="meta")
-        params = {k: v.to("meta") for k, v in architecture.state_dict().items()}
-        with torch.no_grad():
-            torch.func.functional_call(architecture, params, (meta,))
-    finally:
-        for hook in hooks:
-            hook.remove()
-    weights = sum(p.numel() * p.element_size() for p in architecture.parameters())
-    return total + weights + meta.numel() * 4
-
-
 def summarize(architecture: Architecture, name: str = "") -> ArchitectureSummary:
     """Shapes, context, output voxel size, parameter count and tile memory of a network."""
     eval_input = architecture.input_shape + architecture.eval_shape_increase
@@ -97,7 +72,4 @@ def summarize(architecture: Architecture, name: str = "") -> ArchitectureSummary
 
 def summarize_config(config: ArchitectureConfig) -> ArchitectureSummary:
     """Build the network of ``config`` (after ``verify()``) and summarise it."""
-    valid, reason = config.verify()
-    if not valid:
-        raise ValueError(f"config {config.name!r} does not verify: {reason}")
-    return summarize(config.architecture_type(config), config.name)
+    return summarize(as_architecture(config), config.name)

@@ -2,6 +2,7 @@
 
 from .architecture import Architecture
 from .architecture_config import ArchitectureConfig
+from .building import as_architecture
 from .cnnectome_unet import CNNectomeUNet
 from .cnnectome_unet_config import CNNectomeUNetConfig
 from .dummy_architecture import DummyArchitecture
@@ -17,4 +18,5 @@ __all__ = [
     "DummyArchitectureConfig",
     "ShapeError",
     "UNetGeometry",
+    "as_architecture",
 ]

@@ -19,7 +19,7 @@ from functools import cached_property
 
 from funlib.geometry import Coordinate, Roi
 
-from ..tiling import Block, PredictionPlan
+from ..tiling import PredictionPlan, Tile
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class BlockLayout:
         """Blocks of at least ``block_shape`` output voxels (rounded up to whole tiles; one
         tile per block when None)."""
         dims = plan.grid.dims
-        starts = [sorted({b.write_roi.begin[d] for b in plan.blocks}) for d in range(dims)]
+        starts = [sorted({t.write_roi.begin[d] for t in plan.tiles}) for d in range(dims)]
         tile_write = Coordinate(s[1] - s[0] if len(s) > 1 else plan.output_shape[d] for d, s in enumerate(starts))
         for d, axis_starts in enumerate(starts):
             if axis_starts != list(range(0, plan.output_shape[d], tile_write[d])):
@@ -77,10 +77,10 @@ class BlockLayout:
         ]
 
     @cached_property
-    def _tiles_by_index(self) -> dict[tuple[int, ...], Block]:
-        return {b.index: b for b in self.plan.blocks}
+    def _tiles_by_index(self) -> dict[tuple[int, ...], Tile]:
+        return {t.index: t for t in self.plan.tiles}
 
-    def tiles(self, write_roi: Roi) -> list[Block]:
+    def tiles(self, write_roi: Roi) -> list[Tile]:
         """The plan's tiles that write inside ``write_roi`` (a block's write ROI)."""
         first = Coordinate(b // t for b, t in zip(write_roi.begin, self.tile_write, strict=True))
         last = Coordinate(-(-e // t) for e, t in zip(write_roi.end, self.tile_write, strict=True))

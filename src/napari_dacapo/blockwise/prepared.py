@@ -12,6 +12,7 @@ from funlib.geometry import Coordinate, Roi
 from ..architectures import Architecture
 from ..io.zarr_arrays import Dataset, open_dataset, output_corner
 from ..networks import build_network, resolve_config
+from ..placement import Placement
 from ..tiling import PredictionPlan, check_image, plan_prediction
 from .layout import BlockLayout
 from .spec import RunSpec
@@ -62,7 +63,7 @@ def prepare(spec: RunSpec) -> PreparedRun:
             raise ValueError(f"the ROI {roi} lies outside the input (shape {tuple(spatial)})")
         box = clipped.to_slices()
         image = image[(slice(None), *box) if channel_axis else box]
-        offset = tuple(o + b * v for o, b, v in zip(offset, clipped.begin, source.voxel_size, strict=True))
+        offset = Placement.from_corner(source.voxel_size, offset).at(clipped.begin).corner
     spatial = image.shape[1:] if channel_axis else image.shape
     # the configured tile, never grown: a worker's memory is known in advance, and the
     # layout (and so the output's chunks) of a run to resume does not depend on the planner

@@ -12,8 +12,7 @@ from typing import Any
 
 from funlib.geometry import Roi
 
-from ..tiling import predict_blocks, resolve_device
-from ..tiling.predict import on_device
+from ..tiling import PredictOptions, on_device, predict_tiles, resolve_device
 from .prepared import OutputWriter, PreparedRun, prepare
 from .spec import RunSpec
 
@@ -25,6 +24,7 @@ class BlockPredictor:
         self.run = run
         self.out = OutputWriter(array, run.spec.value_range)
         self.device = resolve_device(device)
+        self.options = PredictOptions(pad=run.spec.pad, device=self.device, batch_size=run.spec.batch_size)
         # set up on its device once per worker (the run owns the network), not once per block
         self._session = contextlib.ExitStack()
         self._session.enter_context(on_device(run.network, self.device))
@@ -32,14 +32,13 @@ class BlockPredictor:
     def __call__(self, write_roi: Roi) -> int:
         """Predict every tile of one block into the output; returns how many."""
         tiles = self.run.layout.tiles(write_roi)
-        for _ in predict_blocks(
+        for _ in predict_tiles(
             self.run.network,
             self.run.image,
             self.run.plan,
             tiles,
             self.out,
-            device=self.device,
-            batch_size=self.run.spec.batch_size,
+            self.options,
         ):
             pass
         return len(tiles)

@@ -25,6 +25,8 @@ from typing import Any
 
 import zarr
 
+from ..placement import Placement
+
 
 def split_dataset(spec: str) -> tuple[Path, str]:
     """``"a/b.zarr/raw/s0"`` → (``a/b.zarr``, ``"raw/s0"``)."""
@@ -143,16 +145,14 @@ def _open_ngff_level(spec: str, group, multiscale: dict, dims: int, wanted, leve
     array = group[path]
     if not isinstance(array, zarr.Array):
         raise ValueError(f"{spec}: level {path!r} is not an array")
-    offset = tuple(t - s / 2 for t, s in zip(translation, size, strict=True))
-    return Dataset(array, tuple(size), offset)
+    return Dataset(array, tuple(size), Placement(size, translation).corner)
 
 
 def output_corner(plan, input_offset, input_voxel_size) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Output voxel size and funlib offset (corner of voxel 0) of a prediction ``plan`` for an
     input whose voxel 0 has its corner at ``input_offset``."""
-    centre = tuple(o + v / 2 for o, v in zip(input_offset, input_voxel_size, strict=True))
-    size, first = plan.output_placement(input_voxel_size, centre)
-    return size, tuple(c - s / 2 for c, s in zip(first, size, strict=True))
+    output = plan.placement(Placement.from_corner(input_voxel_size, input_offset))
+    return output.voxel_size, output.corner
 
 
 def create_output(

@@ -1,11 +1,19 @@
-"""Reading one tile from a numpy, dask or zarr array, with padding outside the image."""
+"""Reading tiles from a numpy, dask or zarr array: one tile with padding outside the image,
+and a reader thread that reads ahead of the forward passes."""
 
 from __future__ import annotations
 
+import queue
+import threading
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 from funlib.geometry import Roi
+
+from .tiles import Tile
+
+__all__ = ["prefetched_tiles", "read_tile", "to_float32"]
 
 
 def _reflect(index: np.ndarray, size: int) -> np.ndarray:
@@ -67,3 +75,48 @@ def to_float32(data: np.ndarray) -> np.ndarray:
     if np.issubdtype(data.dtype, np.integer):
         return (data.astype(np.float32) / np.float32(np.iinfo(data.dtype).max)).astype(np.float32)
     return data.astype(np.float32)
+
+
+def prefetched_tiles(
+    image: Any, tiles: Sequence[Tile], pad: str, channel_axis: bool, stop: threading.Event, prefetch: int
+) -> Iterator[tuple[Tile, np.ndarray]]:
+    """Each tile with its voxels, read in a background thread up to ``prefetch`` tiles ahead
+    of the consumer. A tile with NaN or infinite values raises ``ValueError``; setting
+    ``stop`` (or closing the iterator) ends the reader."""
+    ready: queue.Queue = queue.Queue(maxsize=max(1, prefetch))
+    done = object()
+
+    def reader():
+        try:
+            for tile in tiles:
+                if stop.is_set():
+                    return
+                voxels = read_tile(image, tile.read_roi, pad, channel_axis)
+                if not np.isfinite(voxels).all():
+                    raise ValueError(
+                        f"the image has NaN or infinite values in {tile.read_roi} "
+                        "(voxels outside the image are padding)"
+                    )
+                ready.put((tile, voxels))
+        except BaseException as error:  # handed to the consumer
+            ready.put(error)
+        finally:
+            ready.put(done)
+
+    thread = threading.Thread(target=reader, name="napari-dacapo-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a reader waiting on a full queue
+            try:
+                ready.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.01)

@@ -15,10 +15,15 @@ from typing import Any
 import numpy as np
 from funlib.geometry import Coordinate, Roi
 
-from ..architectures import ShapeError
-from .blocks import PredictionPlan, plan_prediction
-from .predict import _as_architecture, check_image, predict
+from ..architectures import ShapeError, as_architecture
+from ..placement import Placement
+from .inputs import spatial_shape
+from .options import PredictOptions, options_from
+from .predict import predict
 from .reading import read_tile
+from .tiles import PredictionPlan, plan_prediction
+
+__all__ = ["RegionPrediction", "predict_region"]
 
 
 @dataclass(frozen=True)
@@ -26,37 +31,33 @@ class RegionPrediction:
     data: np.ndarray  # (channels, *spatial) float32
     output_begin: Coordinate  # index of data voxel 0 in the full run's output
     offset: tuple[Fraction, ...]  # centre of data voxel 0, in input voxels
+    upsample: Coordinate  # the network's: output voxels per input voxel, per axis
 
-    def placement(self, voxel_size=None, offset=None, upsample=None) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        """World voxel size and position of data voxel 0 for an input placed at
-        ``offset`` with ``voxel_size`` (as :meth:`PredictionPlan.output_placement`)."""
-        dims = len(self.offset)
-        voxel_size = tuple(voxel_size) if voxel_size is not None else (1,) * dims
-        offset = tuple(offset) if offset is not None else (0,) * dims
-        upsample = tuple(upsample) if upsample is not None else (1,) * dims
-        scale = tuple(v / a for v, a in zip(voxel_size, upsample, strict=True))
-        return scale, tuple(o + float(c) * v for o, c, v in zip(offset, self.offset, voxel_size, strict=True))
+    def placement(self, image: Placement | None = None) -> Placement:
+        """Where the region's voxels sit, for an input placed at ``image`` (as
+        :meth:`PredictionPlan.placement`)."""
+        image = image if image is not None else Placement.unit(len(self.offset))
+        return image.of_output(self.offset, self.upsample)
 
 
 def predict_region(
     architecture,
     image: Any,
     roi: Roi,
-    *,
-    pad: str = "reflect",
-    use_eval_shape_increase: bool = True,
-    device="auto",
-    batch_size: int | str = "auto",
-    dtype: str = "float32",
+    options: PredictOptions | None = None,
+    **keywords: Any,
 ) -> RegionPrediction:
-    """Predict the output voxels whose centres lie in ``roi`` (input voxel coordinates).
+    """Predict the output voxels whose centres lie in ``roi`` (input voxel coordinates), with
+    the full run's ``pad`` and tiles (``use_eval_shape_increase``); the device, batch size and
+    dtype options apply too.
 
     Returns the voxels, where they sit in the full run's output and their exact position.
     """
-    architecture = _as_architecture(architecture)
-    channel_axis = check_image(architecture, image)
-    spatial = Coordinate(image.shape[1:] if channel_axis else image.shape)
-    full = plan_prediction(architecture, spatial, pad, use_eval_shape_increase)
+    options = options_from(options, keywords)
+    architecture = as_architecture(architecture)
+    channel_axis, spatial = spatial_shape(architecture, image)
+    pad = options.pad
+    full = plan_prediction(architecture, spatial, pad, options.use_eval_shape_increase)
     roi = Roi(Coordinate(roi.begin), Coordinate(roi.shape)).intersect(Roi((0,) * spatial.dims, spatial))
     if roi.empty:
         raise ValueError(f"the region {roi} lies outside the image (shape {tuple(spatial)})")
@@ -68,9 +69,9 @@ def predict_region(
         crop if channel_axis or architecture.num_in_channels > 1 else crop[0],
         pad="valid",
         tile_shape=window.shape,
-        device=device,
-        batch_size=batch_size,
-        dtype=dtype,
+        device=options.device,
+        batch_size=options.batch_size,
+        dtype=options.dtype,
     )
     local_plan = plan_prediction(architecture, window.shape, "valid", tile_shape=window.shape)
     up = full.grid.upsample
@@ -99,6 +100,7 @@ def predict_region(
         data=np.ascontiguousarray(local[(slice(None), *keep)]),
         output_begin=Coordinate(output_begin),
         offset=tuple(offset),
+        upsample=Coordinate(up),
     )
 
 

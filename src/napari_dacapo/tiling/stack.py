@@ -10,9 +10,13 @@ from typing import Any
 import numpy as np
 
 from ..architectures import Architecture
-from .blocks import TILE_GROWTH
-from .devices import resolve_device
-from .predict import Step, next_smaller_plan, on_device, plan_attempts, predict_steps
+from .forward import on_device
+from .memory import next_smaller_plan, plan_attempts
+from .options import PredictOptions, options_from
+from .predict import predict_steps
+from .progress import Step
+
+__all__ = ["leading_axes", "predict_stack_steps"]
 
 
 def leading_axes(architecture: Architecture, image: Any) -> int:
@@ -41,16 +45,16 @@ class _SliceOut:
 def predict_stack_steps(
     architecture: Architecture,
     image: Any,
+    options: PredictOptions | None = None,
     *,
     out: Any = None,
-    pad: str = "reflect",
-    use_eval_shape_increase: bool = True,
-    **options: Any,
+    **keywords: Any,
 ) -> Generator[Step, None, Any]:
     """Predict every slice of ``image`` (leading axes ``L``, then the network's spatial axes)
     into ``out`` of shape ``(channels, *L, *output)``; like :func:`predict_steps`, it yields a
     :class:`Step` (counting tiles over all slices) and returns ``out``. Each slice is predicted
     exactly as :func:`napari_dacapo.predict` would predict it alone."""
+    options = options_from(options, keywords)
     extra = leading_axes(architecture, image)
     if extra == 0:
         raise ValueError(
@@ -58,33 +62,27 @@ def predict_stack_steps(
             f"predict an image of shape {tuple(image.shape)} slice by slice"
         )
     leading = tuple(image.shape[:extra])
-    device = resolve_device(options.pop("device", "auto"))
-    tile_growth = options.pop("tile_growth", TILE_GROWTH)
+    options = options.on(options.torch_device)
     spatial = tuple(image.shape[extra:])
     # planned (and checked against free memory) once for all slices
-    batch_size = options.get("batch_size", "auto")
-    plans = plan_attempts(architecture, spatial, pad, use_eval_shape_increase, None, tile_growth, device, batch_size)
+    plans = plan_attempts(architecture, spatial, options)
     plan = next(plans)
     shape = (architecture.num_out_channels, *leading, *plan.output_shape)
     if out is None:
         out = np.zeros(shape, dtype=np.float32)
     elif tuple(out.shape) != shape:
         raise ValueError(f"'out' has shape {tuple(out.shape)}, the prediction needs {shape}")
-    per_slice = len(plan.blocks)
+    per_slice = len(plan.tiles)
     total = per_slice * int(np.prod(leading))
     yield Step(0, total, tuple(plan.grid.tile_shape))
-    with on_device(architecture, device):  # once for all slices, not once per slice
+    with on_device(architecture, options.torch_device):  # once for all slices, not once per slice
         for count, index in enumerate(itertools.product(*(range(n) for n in leading))):
             while True:  # a slice whose tiles do not fit is done again with smaller ones
                 steps = predict_steps(
                     architecture,
                     image[index],
+                    options.but(tile_shape=plan.grid.tile_shape),
                     out=_SliceOut(out, index),
-                    pad=pad,
-                    use_eval_shape_increase=use_eval_shape_increase,
-                    device=device,
-                    tile_shape=plan.grid.tile_shape,
-                    **options,
                 )
                 try:
                     for step in steps:
@@ -92,7 +90,7 @@ def predict_stack_steps(
                             yield Step(count * per_slice + step.done * per_slice // step.total, total, step.tile_shape)
                     break
                 except MemoryError as error:
-                    plan = next_smaller_plan(plans, error, architecture, None)
+                    plan = next_smaller_plan(plans, error, architecture, options.tile_shape)
                 finally:
                     steps.close()
     return out

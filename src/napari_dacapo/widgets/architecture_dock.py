@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 
 from magicgui.widgets import ComboBox, Container, FileEdit, Label, PushButton
 
-from ..demo import demo_models
-from ..examples import example_config_paths
-from ..registry import NetworkRegistry, RegisteredNetwork, registry
+from ..architectures import as_architecture
+from ..networks import build_network, demo_models, example_config, example_config_paths
 from ..summary import summarize
 from ..tiling.devices import available_devices, free_memory
 from .config_form import ConfigForm
+from .registry import NetworkRegistry, RegisteredNetwork, registry
 
 _OK, _BAD = "color: #4caf50;", "color: #f44336;"
 
@@ -104,21 +104,17 @@ class ArchitectureDock(Container):
 
     def build(self) -> RegisteredNetwork | None:
         """Build the network (with the chosen weights) and register it under its name."""
-        from ..io import load_weights
-
         config, valid, reason = self._verified()
         if not valid:
             self.show_error(f"cannot build: {reason}")
             return None
-        network = config.architecture_type(config)
         weights = self.weights_file.value
         weights = None if str(weights) in ("", ".") else Path(weights)
-        if weights is not None:
-            try:
-                network = load_weights(network, weights)
-            except (OSError, ValueError) as error:
-                self.show_error(str(error))
-                return None
+        try:
+            network = build_network(config, weights)
+        except (OSError, ValueError) as error:
+            self.show_error(str(error))
+            return None
         entry = RegisteredNetwork(config.name, config, network.eval(), weights)
         self.registry.add(entry)
         self.show_message(f"built {entry.label}: ready in the prediction dock")
@@ -143,7 +139,7 @@ class ArchitectureDock(Container):
         if not valid:
             self.summary.value = ""
             return
-        summary = summarize(config.architecture_type(config), config.name)
+        summary = summarize(as_architecture(config), config.name)
         lines = summary.lines()[1:]
         free = [f"{name} {b / 2**30:.1f} GiB" for name in available_devices() if (b := free_memory(name)) is not None]
         if free:
@@ -160,6 +156,4 @@ class ArchitectureDock(Container):
 
 
 def _fallback():
-    from ..examples import example_config
-
     return example_config("unet2d")

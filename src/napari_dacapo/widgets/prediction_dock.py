@@ -21,12 +21,20 @@ from magicgui.widgets import (
     SpinBox,
 )
 
-from ..registry import NetworkRegistry, RegisteredNetwork, registry
-from ..tiling import check_image, leading_axes, plan_prediction, predict_stack_steps, predict_steps
-from ..tiling.blocks import PAD_MODES
-from ..tiling.devices import available_devices
-from ..tiling.region import predict_region
+from ..placement import Placement
+from ..tiling import (
+    PAD_MODES,
+    PredictOptions,
+    available_devices,
+    check_image,
+    leading_axes,
+    plan_prediction,
+    predict_region,
+    predict_stack_steps,
+    predict_steps,
+)
 from .output_layers import OUTPUT_FORMS, layer_data, show, spatial_affine
+from .registry import NetworkRegistry, RegisteredNetwork, registry
 from .view_region import visible_roi
 
 _BAD = "color: #f44336;"
@@ -42,9 +50,8 @@ class Job:
     entry: RegisteredNetwork
     layer_name: str
     data: Any  # the chosen level's array (numpy, dask, zarr)
-    voxel_size: tuple[float, ...]
-    offset: tuple[float, ...]
-    options: dict
+    placement: Placement  # of the output's axes after the channel axis
+    options: PredictOptions
     out: Any
     units: tuple | None = None
     slices: bool = False  # a network with fewer dims than the image: slice by slice
@@ -53,7 +60,7 @@ class Job:
     @property
     def steps(self):
         run = predict_stack_steps if self.slices else predict_steps
-        return run(self.entry.network, self.data, out=self.out, **self.options)
+        return run(self.entry.network, self.data, self.options, out=self.out)
 
     @property
     def base_name(self) -> str:
@@ -190,24 +197,23 @@ class PredictionDock(Container):
                 "layer's affine; express the rotation in the affine instead"
             )
         affine = spatial_affine(layer.affine.affine_matrix, dims + extra)
-        layer_scale = np.asarray(layer.scale) * factors
-        voxel_size = tuple(float(s) for s in layer_scale[-dims:])
-        offset = tuple(float(t) for t in np.asarray(layer.translate)[-dims:])
-        options = dict(
+        image = Placement(np.asarray(layer.scale) * factors, layer.translate)
+        options = self.options()
+        plan = plan_prediction(network, spatial, options.pad, options.use_eval_shape_increase)
+        placement = image[-dims - extra : -dims] + plan.placement(image[-dims:])  # sliced axes stay
+        shape = (network.num_out_channels, *data.shape[:extra], *plan.output_shape)
+        units = tuple(str(u) for u in layer.units)[-dims - extra :]
+        out = _allocate(data, shape, plan)
+        return Job(entry, layer.name, data, placement, options, out, units, extra > 0, affine)
+
+    def options(self, **changes) -> PredictOptions:
+        """The engine options the dock is set to."""
+        return PredictOptions(
             pad=self.pad.value,
             use_eval_shape_increase=bool(self.use_eval_shape_increase.value),
             device=self.device.value,
             batch_size=int(self.batch_size.value) or "auto",
-        )
-        plan = plan_prediction(network, spatial, options["pad"], options["use_eval_shape_increase"])
-        scale, translate = plan.output_placement(voxel_size, offset)
-        if extra:  # the sliced axes keep the image's placement
-            scale = (*(float(v) for v in layer_scale[-dims - extra : -dims]), *scale)
-            translate = (*(float(t) for t in np.asarray(layer.translate)[-dims - extra : -dims]), *translate)
-        shape = (network.num_out_channels, *data.shape[:extra], *plan.output_shape)
-        units = tuple(str(u) for u in layer.units)[-dims - extra :]
-        out = _allocate(data, shape, plan)
-        return Job(entry, layer.name, data, scale, translate, options, out, units, extra > 0, affine)
+        ).but(**changes)
 
     # -- running -------------------------------------------------------------------------
     def run(self) -> Any:
@@ -286,8 +292,8 @@ class PredictionDock(Container):
             out,
             form=self.output.value,
             base_name=name,
-            scale=job.voxel_size,
-            translate=job.offset,
+            scale=job.placement.voxel_size,
+            translate=job.placement.origin,
             threshold=float(self.threshold.value),
             metadata={"image": job.layer_name, "network": job.entry.name, "partial": partial},
             units=job.units,
@@ -340,34 +346,25 @@ class PredictionDock(Container):
             return None
         self._preview_generation += 1
         generation = self._preview_generation
-        options = dict(
-            pad=self.pad.value,
-            use_eval_shape_increase=bool(self.use_eval_shape_increase.value),
-            device=self.device.value,
-        )
-        voxel_size = tuple(np.asarray(job_layer.scale)[-dims:])
-        offset = tuple(np.asarray(job_layer.translate)[-dims:])
-        sliced_scale = tuple(float(v) for v in np.asarray(job_layer.scale)[-dims - extra : -dims]) if extra else ()
-        sliced_origin = tuple(
-            float(t) + i * v
-            for t, i, v in zip(np.asarray(job_layer.translate)[-dims - extra : -dims], index, sliced_scale, strict=True)
-        )
+        options = self.options(batch_size="auto")
+        image = Placement(job_layer.scale, job_layer.translate)
         started = time.perf_counter()
 
         def work():
-            return predict_region(entry.network, data, roi, **options)
+            return predict_region(entry.network, data, roi, options)
 
         def done(region):
             if generation != self._preview_generation or not self.preview.value:
                 return  # a newer view was asked for
-            scale, translate = region.placement(voxel_size, offset, entry.network.upsample_factor)
+            # the slice in view keeps its place; the region sits where the full run puts it
+            placement = image[-dims - extra : -dims].at(index) + region.placement(image[-dims:])
             prediction = region.data.reshape(region.data.shape[:1] + (1,) * extra + region.data.shape[1:])
             layers = layer_data(
                 prediction,
                 form=self.output.value,
                 base_name=f"preview: {job_layer.name} · {entry.name}",
-                scale=(*sliced_scale, *scale),
-                translate=(*sliced_origin, *translate),
+                scale=placement.voxel_size,
+                translate=placement.origin,
                 threshold=float(self.threshold.value),
                 metadata={"image": job_layer.name, "network": entry.name, "preview": True},
                 units=tuple(str(u) for u in job_layer.units)[-dims - extra :],

@@ -1,0 +1,24 @@
+"""From a config to a network: verify (with the reason), then build."""
+
+from __future__ import annotations
+
+from .architecture import Architecture
+from .architecture_config import ArchitectureConfig
+
+__all__ = ["as_architecture"]
+
+
+def as_architecture(network: Architecture | ArchitectureConfig) -> Architecture:
+    """The network itself, or the network a config builds once it verifies.
+
+    A config that does not verify raises ``ValueError`` with ``verify()``'s reason; anything
+    else raises ``TypeError``.
+    """
+    if isinstance(network, ArchitectureConfig):
+        valid, reason = network.verify()
+        if not valid:
+            raise ValueError(f"config {network.name!r} does not verify: {reason}")
+        return network.architecture_type(network)
+    if not isinstance(network, Architecture):
+        raise TypeError(f"expected an Architecture or ArchitectureConfig, got {type(network).__name__}")
+    return network
