@@ -104,8 +104,7 @@ def main() -> None:
     parser.add_argument("--memory-sizes", default="256,384", help="two sizes that run the same tile")
     parser.add_argument("--skip-monai", action="store_true")
     args = parser.parse_args()
-    from napari_dacapo.tiling import plan_prediction, resolve_device
-    from napari_dacapo.tiling import inference_memory_format, on_device
+    from napari_dacapo.tiling import inference_memory_format, on_device, plan_prediction, resolve_device
 
     device = resolve_device(args.device)
     layout = inference_memory_format(device, 3)

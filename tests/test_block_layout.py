@@ -7,8 +7,7 @@ from funlib.geometry import Coordinate, Roi
 
 from napari_dacapo import plan_prediction
 from napari_dacapo.blockwise import BlockLayout
-from napari_dacapo.networks import demo_model
-from napari_dacapo.networks import example_config
+from napari_dacapo.networks import demo_model, example_config
 
 
 def network(name):

@@ -8,8 +8,8 @@ from conftest import DACAPO, DATA
 from funlib.geometry import Coordinate
 
 from napari_dacapo.architectures import CNNectomeUNetConfig, DummyArchitectureConfig
-from napari_dacapo.networks import example_config, example_config_paths
 from napari_dacapo.io import ConfigError, config_to_dict, load_config, save_config
+from napari_dacapo.networks import example_config, example_config_paths
 
 DACAPO_FACTS_EXAMPLE = {
     "__type__": "CNNectomeUNetConfig",

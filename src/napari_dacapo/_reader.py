@@ -14,6 +14,7 @@ from .placement import Placement
 
 __all__ = ["get_config_reader", "get_zarr_reader", "zarr_layers"]
 
+
 def get_config_reader(path: str | list[str]) -> Callable | None:
     """A reader for a DaCapo architecture config (YAML/JSON with ``__type__``), else None."""
     if isinstance(path, list) or Path(path).suffix.lower() not in (".yaml", ".yml", ".json"):

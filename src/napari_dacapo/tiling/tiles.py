@@ -22,7 +22,16 @@ from ..placement import Placement
 from .grid import NetworkGrid, ceil_div
 from .options import PAD_MODES, TILE_GROWTH
 
-__all__ = ["PAD_MODES", "TILE_GROWTH", "Block", "PredictionPlan", "Tile", "plan_blocks", "plan_prediction", "plan_tiles"]
+__all__ = [
+    "PAD_MODES",
+    "TILE_GROWTH",
+    "Block",
+    "PredictionPlan",
+    "Tile",
+    "plan_blocks",
+    "plan_prediction",
+    "plan_tiles",
+]
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import dask.array as da
@@ -127,3 +129,17 @@ def show(viewer, layers: list[tuple[Any, dict, str]]) -> list:
                 viewer.layers.remove(existing)
             shown.append(getattr(viewer, f"add_{kind}")(data, **kwargs))
     return shown
+
+
+def allocate_output(data: Any, shape: tuple[int, ...], grid) -> Any:
+    """numpy output for in-memory images; a zarr store napari reads lazily for lazy ones."""
+    if isinstance(data, np.ndarray):
+        return np.zeros(shape, dtype=np.float32)
+    import zarr
+
+    folder = Path(tempfile.mkdtemp(prefix="napari-dacapo-"))
+    spatial = shape[-grid.dims :]
+    leading = (1,) * (len(shape) - 1 - grid.dims)  # slices predicted one by one
+    tile = grid.tile_output_shape
+    chunks = (1, *leading, *(min(s, max(64, c)) for s, c in zip(spatial, tile, strict=True)))
+    return zarr.open_array(folder / "prediction.zarr", mode="w", shape=shape, chunks=chunks, dtype="float32")

@@ -3,10 +3,8 @@ the result as layers that sit exactly on the input."""
 
 from __future__ import annotations
 
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,13 +27,12 @@ from ..tiling import (
     check_image,
     leading_axes,
     plan_prediction,
-    predict_region,
     predict_stack_steps,
     predict_steps,
 )
-from .output_layers import OUTPUT_FORMS, layer_data, show, spatial_affine
+from .output_layers import OUTPUT_FORMS, allocate_output, layer_data, show, spatial_affine
+from .preview import PreviewMixin, viewer_camera
 from .registry import NetworkRegistry, RegisteredNetwork, registry
-from .view_region import visible_roi
 
 _BAD = "color: #f44336;"
 
@@ -67,7 +64,7 @@ class Job:
         return f"{self.layer_name} · {self.entry.name}"
 
 
-class PredictionDock(Container):
+class PredictionDock(PreviewMixin, Container):
     """Image, network, device, tiling options, output form; Predict / Cancel / Preview."""
 
     def __init__(self, napari_viewer: napari.viewer.Viewer | None = None, network_registry: NetworkRegistry = registry):
@@ -128,7 +125,7 @@ class PredictionDock(Container):
         self.registry.changed.connect(self.reset_choices)
         self._preview_timer = None
         if viewer is not None:
-            camera = _camera(viewer)
+            camera = viewer_camera(viewer)
             events = (camera.events.center, camera.events.zoom, viewer.dims.events.current_step)
             for event in events:
                 event.connect(self._schedule_preview)
@@ -203,7 +200,7 @@ class PredictionDock(Container):
         placement = image[-dims - extra : -dims] + plan.placement(image[-dims:])  # sliced axes stay
         shape = (network.num_out_channels, *data.shape[:extra], *plan.output_shape)
         units = tuple(str(u) for u in layer.units)[-dims - extra :]
-        out = _allocate(data, shape, plan)
+        out = allocate_output(data, shape, plan.grid)
         return Job(entry, layer.name, data, placement, options, out, units, extra > 0, affine)
 
     def options(self, **changes) -> PredictOptions:
@@ -301,94 +298,9 @@ class PredictionDock(Container):
         )
         return show(self.viewer, layers)
 
-    # -- preview -------------------------------------------------------------------------
-    def _on_preview_toggled(self, on: bool) -> None:
-        if on:
-            self.refresh_preview()
-        elif self.viewer is not None:
-            for layer in [la for la in self.viewer.layers if la.name.startswith("preview: ")]:
-                self.viewer.layers.remove(layer)
-
-    def _schedule_preview(self, *_args) -> None:
-        if not self.preview.value:
-            return
-        from qtpy.QtCore import QTimer
-
-        if self._preview_timer is None:
-            self._preview_timer = QTimer(self.native)  # deleted with the dock
-            self._preview_timer.setSingleShot(True)
-            self._preview_timer.timeout.connect(self.refresh_preview)
-        self._preview_timer.start(250)  # wait for the user to stop scrolling or panning
-
-    def refresh_preview(self) -> Any:
-        """Predict the region in view in a worker; returns the worker (None if nothing to do)."""
-        from napari.qt.threading import thread_worker
-
-        try:
-            job_layer, entry = self.image.value, self.registry.get(self.network.value)
-            if job_layer is None:
-                raise ValueError("open an image layer first")
-            data = job_layer.data[0] if job_layer.multiscale else job_layer.data
-            dims = entry.network.dims
-            roi = visible_roi(self.viewer, job_layer, dims)
-            if roi is None:
-                self.message.value = "preview works in the 2D view"
-                return None
-            extra = 0 if job_layer.rgb else leading_axes(entry.network, data)
-            point = np.asarray(job_layer.world_to_data(self.viewer.dims.point))
-            index = tuple(
-                int(np.clip(round(p), 0, n - 1)) for p, n in zip(point[:extra], data.shape[:extra], strict=True)
-            )
-            data = data[index] if extra else data  # the slice in view
-            affine = spatial_affine(job_layer.affine.affine_matrix, dims + extra)
-        except (ValueError, KeyError) as error:
-            self.show_error(str(error.args[0] if error.args else error))
-            return None
-        self._preview_generation += 1
-        generation = self._preview_generation
-        options = self.options(batch_size="auto")
-        image = Placement(job_layer.scale, job_layer.translate)
-        started = time.perf_counter()
-
-        def work():
-            return predict_region(entry.network, data, roi, options)
-
-        def done(region):
-            if generation != self._preview_generation or not self.preview.value:
-                return  # a newer view was asked for
-            # the slice in view keeps its place; the region sits where the full run puts it
-            placement = image[-dims - extra : -dims].at(index) + region.placement(image[-dims:])
-            prediction = region.data.reshape(region.data.shape[:1] + (1,) * extra + region.data.shape[1:])
-            layers = layer_data(
-                prediction,
-                form=self.output.value,
-                base_name=f"preview: {job_layer.name} · {entry.name}",
-                scale=placement.voxel_size,
-                translate=placement.origin,
-                threshold=float(self.threshold.value),
-                metadata={"image": job_layer.name, "network": entry.name, "preview": True},
-                units=tuple(str(u) for u in job_layer.units)[-dims - extra :],
-                affine=affine,
-            )
-            show(self.viewer, layers)
-            self.message.value = f"preview of {tuple(roi.shape)} voxels in {time.perf_counter() - started:.2f} s"
-
-        worker = thread_worker(work, start_thread=False)()
-        worker.returned.connect(done)
-        worker.errored.connect(lambda error: self.show_error(f"preview failed: {error}"))
-        self._preview_worker = worker
-        worker.start()
-        return worker
-
     def show_error(self, text: str) -> None:
         self.message.value = f"✗ {text}"
         self.message.native.setStyleSheet(_BAD)
-
-
-def _camera(viewer):
-    """The viewer's camera (``viewer.scene.camera`` from napari 0.9, ``viewer.camera`` before)."""
-    scene = getattr(viewer, "scene", None)
-    return scene.camera if scene is not None and hasattr(scene, "camera") else viewer.camera
 
 
 def _tiles_text(step) -> str:
@@ -397,17 +309,3 @@ def _tiles_text(step) -> str:
     if not shape:
         return ""
     return f"{step.total} tile{'s' if step.total != 1 else ''} of {' × '.join(str(s) for s in shape)} voxels"
-
-
-def _allocate(data, shape: tuple[int, ...], plan):
-    """numpy output for in-memory images; a zarr store napari reads lazily for lazy ones."""
-    if isinstance(data, np.ndarray):
-        return np.zeros(shape, dtype=np.float32)
-    import zarr
-
-    folder = Path(tempfile.mkdtemp(prefix="napari-dacapo-"))
-    spatial = shape[-plan.grid.dims :]
-    leading = (1,) * (len(shape) - 1 - plan.grid.dims)  # slices predicted one by one
-    tile = plan.grid.tile_output_shape
-    chunks = (1, *leading, *(min(s, max(64, c)) for s, c in zip(spatial, tile, strict=True)))
-    return zarr.open_array(folder / "prediction.zarr", mode="w", shape=shape, chunks=chunks, dtype="float32")

@@ -1,0 +1,110 @@
+"""The prediction dock's live preview: the region in view, predicted again whenever the
+view stops changing, on the full run's grid (so it equals the full run there)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from ..placement import Placement
+from ..tiling import leading_axes, predict_region
+from .output_layers import layer_data, show, spatial_affine
+from .view_region import visible_roi
+
+__all__ = ["PreviewMixin", "viewer_camera"]
+
+
+class PreviewMixin:
+    """Preview for :class:`~napari_dacapo.widgets.prediction_dock.PredictionDock`: uses its
+    ``viewer``, ``image``, ``network``, ``registry``, ``preview``, ``output``, ``threshold``,
+    ``message``, ``options()`` and ``show_error()``."""
+
+    _preview_worker: Any = None
+    _preview_generation: int = 0
+    _preview_timer: Any = None
+
+    def _on_preview_toggled(self, on: bool) -> None:
+        if on:
+            self.refresh_preview()
+        elif self.viewer is not None:
+            for layer in [la for la in self.viewer.layers if la.name.startswith("preview: ")]:
+                self.viewer.layers.remove(layer)
+
+    def _schedule_preview(self, *_args) -> None:
+        if not self.preview.value:
+            return
+        from qtpy.QtCore import QTimer
+
+        if self._preview_timer is None:
+            self._preview_timer = QTimer(self.native)  # deleted with the dock
+            self._preview_timer.setSingleShot(True)
+            self._preview_timer.timeout.connect(self.refresh_preview)
+        self._preview_timer.start(250)  # wait for the user to stop scrolling or panning
+
+    def refresh_preview(self) -> Any:
+        """Predict the region in view in a worker; returns the worker (None if nothing to do)."""
+        from napari.qt.threading import thread_worker
+
+        try:
+            job_layer, entry = self.image.value, self.registry.get(self.network.value)
+            if job_layer is None:
+                raise ValueError("open an image layer first")
+            data = job_layer.data[0] if job_layer.multiscale else job_layer.data
+            dims = entry.network.dims
+            roi = visible_roi(self.viewer, job_layer, dims)
+            if roi is None:
+                self.message.value = "preview works in the 2D view"
+                return None
+            extra = 0 if job_layer.rgb else leading_axes(entry.network, data)
+            point = np.asarray(job_layer.world_to_data(self.viewer.dims.point))
+            index = tuple(
+                int(np.clip(round(p), 0, n - 1)) for p, n in zip(point[:extra], data.shape[:extra], strict=True)
+            )
+            data = data[index] if extra else data  # the slice in view
+            affine = spatial_affine(job_layer.affine.affine_matrix, dims + extra)
+        except (ValueError, KeyError) as error:
+            self.show_error(str(error.args[0] if error.args else error))
+            return None
+        self._preview_generation += 1
+        generation = self._preview_generation
+        options = self.options(batch_size="auto")
+        image = Placement(job_layer.scale, job_layer.translate)
+        started = time.perf_counter()
+
+        def work():
+            return predict_region(entry.network, data, roi, options)
+
+        def done(region):
+            if generation != self._preview_generation or not self.preview.value:
+                return  # a newer view was asked for
+            # the slice in view keeps its place; the region sits where the full run puts it
+            placement = image[-dims - extra : -dims].at(index) + region.placement(image[-dims:])
+            prediction = region.data.reshape(region.data.shape[:1] + (1,) * extra + region.data.shape[1:])
+            layers = layer_data(
+                prediction,
+                form=self.output.value,
+                base_name=f"preview: {job_layer.name} · {entry.name}",
+                scale=placement.voxel_size,
+                translate=placement.origin,
+                threshold=float(self.threshold.value),
+                metadata={"image": job_layer.name, "network": entry.name, "preview": True},
+                units=tuple(str(u) for u in job_layer.units)[-dims - extra :],
+                affine=affine,
+            )
+            show(self.viewer, layers)
+            self.message.value = f"preview of {tuple(roi.shape)} voxels in {time.perf_counter() - started:.2f} s"
+
+        worker = thread_worker(work, start_thread=False)()
+        worker.returned.connect(done)
+        worker.errored.connect(lambda error: self.show_error(f"preview failed: {error}"))
+        self._preview_worker = worker
+        worker.start()
+        return worker
+
+
+def viewer_camera(viewer):
+    """The viewer's camera (``viewer.scene.camera`` from napari 0.9, ``viewer.camera`` before)."""
+    scene = getattr(viewer, "scene", None)
+    return scene.camera if scene is not None and hasattr(scene, "camera") else viewer.camera
