@@ -91,7 +91,7 @@ def test_two_workers_write_what_predict_computes_in_process(tmp_path, volume):
     source = write_raw(tmp_path / "in.zarr", data, voxel_size=[4, 4, 4], offset=[40, 0, 8])
     output = f"{tmp_path}/out.zarr/membranes"
     assert main(command(MODEL_3D, source, output, "--workers", "2")) == 0
-    result = zarr.open_array(store=output, mode="r")
+    result = zarr.open_array(store=f"{output}/s0", mode="r")
     assert_close(result[:], expected)
     assert result.chunks[0] == 1  # one chunk per channel and tile: workers never share a chunk
     attrs = dict(result.attrs)
@@ -115,7 +115,7 @@ def test_a_worker_killed_mid_run_loses_no_block(tmp_path, volume):
     victim.send_signal(signal.SIGKILL)
     _, stderr = run.communicate(timeout=300)
     assert run.returncode == 0, stderr
-    assert_close(zarr.open_array(store=output, mode="r")[:], expected)
+    assert_close(zarr.open_array(store=f"{output}/s0", mode="r")[:], expected)
     log = (run_directory(output) / "logs" / "daisy.log").read_text()
     assert "exited with code -9" in log  # daisy saw the worker die and restarted it
 
@@ -133,10 +133,10 @@ def test_ctrl_c_stops_cleanly_and_a_second_run_finishes_only_the_missing_blocks(
     assert "interrupted:" in stderr and "of 8 blocks are done and kept" in stderr, stderr
     kept = done_blocks(output)
     assert 2 <= kept < 8
-    assert zarr.open_array(store=output, mode="r").attrs["napari_dacapo"]["complete"] is False
+    assert zarr.open_array(store=f"{output}/s0", mode="r").attrs["napari_dacapo"]["complete"] is False
     assert main(args) == 0
     assert f"{kept} of them done by an earlier run" in capsys.readouterr().out
-    result = zarr.open_array(store=output, mode="r")
+    result = zarr.open_array(store=f"{output}/s0", mode="r")
     assert result.attrs["napari_dacapo"]["complete"] is True
     np.testing.assert_array_equal(result[:], expected)  # same process layout: bit for bit
 
@@ -145,12 +145,12 @@ def test_an_existing_output_of_another_run_is_refused_and_kept(tmp_path, capsys)
     source = write_raw(tmp_path / "in.zarr", synthetic_em((80, 90), seed=4).raw)
     output = f"{tmp_path}/out.zarr/p"
     assert main(command(MODEL_2D, source, output)) == 0
-    before = zarr.open_array(store=output, mode="r")[:]
+    before = zarr.open_array(store=f"{output}/s0", mode="r")[:]
     assert main(command(MODEL_2D, source, output, "--pad", "valid")) == 1
     assert "is not the output of this same run: pass --overwrite" in capsys.readouterr().err
-    np.testing.assert_array_equal(zarr.open_array(store=output, mode="r")[:], before)
+    np.testing.assert_array_equal(zarr.open_array(store=f"{output}/s0", mode="r")[:], before)
     assert main(command(MODEL_2D, source, output, "--pad", "valid", "--overwrite")) == 0
-    assert zarr.open_array(store=output, mode="r").shape == (1, 80 - 40, 90 - 40)
+    assert zarr.open_array(store=f"{output}/s0", mode="r").shape == (1, 80 - 40, 90 - 40)
 
 
 def test_uint8_output_stores_the_value_range_in_255_steps(tmp_path):
@@ -158,7 +158,7 @@ def test_uint8_output_stores_the_value_range_in_255_steps(tmp_path):
     source = write_raw(tmp_path / "in.zarr", data)
     output = f"{tmp_path}/out.zarr/p"
     assert main(command(MODEL_2D, source, output, "--dtype", "uint8", "--value-range=-0.5,1.5")) == 0
-    result = zarr.open_array(store=output, mode="r")
+    result = zarr.open_array(store=f"{output}/s0", mode="r")
     assert result.dtype == np.uint8
     assert result.attrs["napari_dacapo"]["value_range"] == [-0.5, 1.5]
     expected = np.clip((predict(MODEL_2D.load()[1], data, device="cpu") + 0.5) / 2 * 255, 0, 255)
@@ -186,12 +186,12 @@ def test_ome_ngff_input_picks_the_level_by_voxel_size(tmp_path):
     source = write_ngff(tmp_path / "in.zarr", [(fine, [4, 4]), (coarse, [8, 8])], [[0, 0], [2, 2]])
     output = f"{tmp_path}/out.zarr/p"
     assert main(command(MODEL_2D, source, output, "--voxel-size", "8,8")) == 0
-    result = zarr.open_array(store=output, mode="r")
+    result = zarr.open_array(store=f"{output}/s0", mode="r")
     assert_close(result[:], predict(MODEL_2D.load()[1], coarse, device="cpu"))
     # the NGFF translation is the centre of voxel 0; funlib's offset is its corner
     assert result.attrs["voxel_size"] == [8, 8] and result.attrs["offset"] == [-2, -2]
     assert main(command(MODEL_2D, f"{source}/0", f"{tmp_path}/out.zarr/q")) == 0
-    assert zarr.open_array(store=f"{tmp_path}/out.zarr/q", mode="r").attrs["offset"] == [-2, -2]
+    assert zarr.open_array(store=f"{tmp_path}/out.zarr/q/s0", mode="r").attrs["offset"] == [-2, -2]
 
 
 def test_ome_ngff_without_the_requested_level_lists_the_levels(tmp_path, capsys):
@@ -208,7 +208,7 @@ def test_a_launcher_starts_workers_through_the_worker_command(tmp_path):
     output = f"{tmp_path}/out.zarr/p"
     # 'env' stands in for srun/bsub: it runs 'python -m napari_dacapo worker OUTPUT …'
     assert main(command(MODEL_2D, source, output, "--launcher", "env NAPARI_DACAPO_VIA=launcher")) == 0
-    assert_close(zarr.open_array(store=output, mode="r")[:], predict(MODEL_2D.load()[1], data, device="cpu"))
+    assert_close(zarr.open_array(store=f"{output}/s0", mode="r")[:], predict(MODEL_2D.load()[1], data, device="cpu"))
     logs = "".join(p.read_text() for p in (run_directory(output) / "logs").rglob("*.err"))
     assert "napari-dacapo worker: 1 block done" in logs
 

@@ -21,7 +21,7 @@ def test_demo_run_writes_the_same_result_as_predict_in_process(tmp_path):
     out = tmp_path / "demo.zarr"
     result = run_cli("predict", "--demo", str(out))
     assert result.returncode == 0, result.stderr
-    membranes = zarr.open_array(store=str(out), path="membranes", mode="r")
+    membranes = zarr.open_array(store=str(out), path="membranes/s0", mode="r")
     expected = predict(demo_model(3).load()[1], synthetic_em((64, 128, 128), seed=0).raw, device="cpu")
     np.testing.assert_allclose(membranes[:], expected, rtol=1e-5, atol=1e-5)
     attrs = dict(membranes.attrs)
@@ -58,7 +58,7 @@ def test_valid_output_is_offset_by_half_the_context_in_world_units(tmp_path):
         ]
     )
     assert code == 0
-    out = zarr.open_array(store=str(tmp_path / "out.zarr"), path="pred", mode="r")
+    out = zarr.open_array(store=str(tmp_path / "out.zarr"), path="pred/s0", mode="r")
     network = model.load()[1]
     np.testing.assert_allclose(out[:], predict(network, data, pad="valid", device="cpu"), rtol=1e-5, atol=1e-5)
     half = network.context / 2  # 40 voxels of context: 20 on each side
@@ -73,7 +73,7 @@ def test_roi_predicts_part_of_the_input_and_places_it(tmp_path, capsys):
     args = ["predict", str(model.config_path), "--weights", str(model.weights_path), "--device", "cpu"]
     args += ["--input", str(tmp_path / "in.zarr/raw"), "--output", str(tmp_path / "out.zarr/p"), "--roi", "10:70,20:90"]
     assert main(args) == 0
-    out = zarr.open_array(store=str(tmp_path / "out.zarr"), path="p", mode="r")
+    out = zarr.open_array(store=str(tmp_path / "out.zarr"), path="p/s0", mode="r")
     expected = predict(model.load()[1], data[10:70, 20:90], device="cpu")
     np.testing.assert_allclose(out[:], expected, rtol=1e-5, atol=1e-5)
     assert out.attrs["offset"] == [40, 80]

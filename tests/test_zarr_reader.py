@@ -31,7 +31,7 @@ def test_a_container_opens_as_its_placed_arrays_with_predictions_on_top(tmp_path
     assert pred["scale"] == raw["scale"] and pred["translate"] == raw["translate"]
     assert pred["channel_axis"] == 0
     np.testing.assert_array_equal(
-        np.asarray(layers["reflect"][0]), zarr.open_array(store=f"{tmp_path}/em.zarr/reflect", mode="r")[:]
+        np.asarray(layers["reflect"][0]), zarr.open_array(store=f"{tmp_path}/em.zarr/reflect/s0", mode="r")[:]
     )
 
 
@@ -44,7 +44,7 @@ def test_a_valid_prediction_is_shifted_by_half_the_context(tmp_path):
 
 def test_an_unfinished_prediction_says_so_and_foreign_paths_are_left_alone(tmp_path):
     predict_into(tmp_path, "reflect")
-    array = zarr.open_array(store=f"{tmp_path}/em.zarr/reflect", mode="r+")
+    array = zarr.open_array(store=f"{tmp_path}/em.zarr/reflect/s0", mode="r+")
     array.attrs["napari_dacapo"] = {**array.attrs["napari_dacapo"], "complete": False}
     ((_, kwargs, _),) = zarr_layers(str(tmp_path / "em.zarr/reflect"))
     assert kwargs["name"] == "reflect (incomplete)"

@@ -10,6 +10,7 @@ from typing import Any
 
 from .io import ConfigError, load_config
 from .io.zarr_arrays import split_dataset
+from .io.zarr_outputs import LEVEL
 from .placement import Placement
 
 __all__ = ["get_config_reader", "get_zarr_reader", "zarr_layers"]
@@ -83,12 +84,15 @@ def zarr_layers(path: str) -> list[tuple]:
         offset = [float(v) for v in attrs.get("offset", [0] * dims)]
         placement = Placement.from_corner(voxel_size, offset)
         state = attrs.get("napari_dacapo", {})
+        stored = f"{container}/{name}"
+        if name.endswith(f"/{LEVEL}"):  # the full-resolution level of an output image
+            name = name[: -len(LEVEL) - 1]
         label = name + (" (incomplete)" if state.get("complete") is False else "")
         kwargs: dict[str, Any] = {
             "name": label,
             "scale": list(placement.voxel_size),
             "translate": list(placement.origin),
-            "metadata": {"zarr": f"{container}/{name}", **attrs},
+            "metadata": {"zarr": stored, **attrs},
         }
         if array.ndim == dims + 1:
             kwargs["channel_axis"] = 0

@@ -14,7 +14,8 @@ from typing import Any
 
 from funlib.geometry import Roi
 
-from ..io.zarr_arrays import create_output, mark_complete, open_output, split_dataset
+from ..io.zarr_arrays import split_dataset
+from ..io.zarr_outputs import LEVEL, create_output, mark_complete, open_output
 from .prepared import PreparedRun, prepare
 from .spec import RunSpec
 from .worker import BlockPredictor, WorkerSlot
@@ -43,10 +44,11 @@ class RunReport:
 
 
 def run_directory(output: str) -> Path:
-    """Where a run keeps its block tracking and worker logs: inside the output array's folder,
-    so ``--overwrite`` (which replaces the array) starts afresh."""
+    """Where a run keeps its block tracking and worker logs: inside the output's level array
+    folder (where zarr does not look for members), so ``--overwrite`` (which replaces the
+    image) starts afresh."""
     container, path = split_dataset(output)
-    return container / path / ".napari-dacapo"
+    return container / path / LEVEL / ".napari-dacapo"
 
 
 def open_or_create_output(run: PreparedRun, overwrite: bool) -> tuple[Any, bool]:
@@ -76,6 +78,7 @@ def open_or_create_output(run: PreparedRun, overwrite: bool) -> tuple[Any, bool]
         run.axis_names,
         overwrite=True,
         dtype=spec.dtype,
+        units=run.source.units,
         run=spec.to_json(),
         **({"value_range": list(spec.value_range)} if spec.dtype == "uint8" else {}),
     )

@@ -10,7 +10,8 @@ import numpy as np
 from funlib.geometry import Coordinate, Roi
 
 from ..architectures import Architecture
-from ..io.zarr_arrays import Dataset, open_dataset, output_corner
+from ..io.zarr_arrays import Dataset, open_dataset
+from ..io.zarr_outputs import output_corner
 from ..networks import build_network, resolve_config
 from ..placement import Placement
 from ..tiling import PredictionPlan, check_image, plan_prediction

@@ -51,7 +51,7 @@ def serve(output: str, device: str = "auto", context: Any = None, threads: int |
     import daisy.v2 as daisy
     import torch
 
-    from ..io.zarr_arrays import open_output
+    from ..io.zarr_outputs import open_output
 
     # Ctrl-C reaches the whole process group: a worker stops at once, without a traceback;
     # its unfinished block is not marked done and the next run redoes it

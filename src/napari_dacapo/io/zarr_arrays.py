@@ -1,6 +1,6 @@
 """zarr datasets with their world placement.
 
-A dataset is named ``CONTAINER.zarr/path/in/container`` (or ``.n5``). Two ways of placing a
+A dataset is named ``CONTAINER.zarr/path/in/container``. Two ways of placing a
 dataset in the world are read:
 
 - funlib/daisy attributes on the array: ``voxel_size`` (or ``resolution``), ``offset`` and
@@ -11,8 +11,7 @@ dataset in the world are read:
   NGFF's ``scale`` is the voxel size and its ``translation`` the position of voxel 0's
   *centre* (the convention napari follows), so ``offset = translation - scale / 2``.
 
-Outputs are written with the funlib attributes, which napari-dacapo's reader, funlib and
-neuroglancer-style tools read.
+Outputs are written by :mod:`napari_dacapo.io.zarr_outputs` (OME-Zarr and funlib both).
 """
 
 from __future__ import annotations
@@ -45,9 +44,15 @@ class Dataset:
     array: Any
     voxel_size: tuple[float, ...]
     offset: tuple[float, ...]
+    units: tuple[str, ...] | None = None  # per spatial axis, as the input names them (None: unknown)
 
 
 def _open_node(container: Path, path: str, spec: str):
+    if container.suffix.lower() == ".n5":
+        raise ValueError(
+            f"{container}: N5 containers cannot be read (zarr-python 3 has no N5 store); "
+            "convert it to zarr first, e.g. with tensorstore or zarr-python 2's N5Store"
+        )
     if not container.exists():
         raise FileNotFoundError(f"{container}: no such zarr container")
     try:
@@ -93,7 +98,9 @@ def _funlib_dataset(spec: str, array, dims: int, wanted) -> Dataset:
         raise ValueError(f"{spec}: voxel_size {size} / offset {offset} are not {dims}D")
     if wanted is not None and not _same(size, wanted):
         raise ValueError(f"{spec}: voxel size {size} differs from the requested {tuple(wanted)}")
-    return Dataset(array, size, offset)
+    units = attrs.get("units")
+    units = tuple(str(u) for u in units[-dims:]) if isinstance(units, list) and len(units) >= dims else None
+    return Dataset(array, size, offset, units)
 
 
 def _same(a: Sequence[float], b: Sequence[float]) -> bool:
@@ -127,6 +134,7 @@ def _open_ngff_level(spec: str, group, multiscale: dict, dims: int, wanted, leve
         scale = [s * o for s, o in zip(scale, o_scale, strict=True)]
         translation = [t * o + u for t, o, u in zip(translation, o_scale, o_translation, strict=True)]
         levels.append((dataset["path"], [scale[i] for i in spatial], [translation[i] for i in spatial]))
+    units = [axes[i].get("unit") if isinstance(axes[i], dict) else None for i in spatial]
     if not levels:
         raise ValueError(f"{spec}: the OME-NGFF multiscales list no datasets")
     if level is not None:
@@ -145,58 +153,9 @@ def _open_ngff_level(spec: str, group, multiscale: dict, dims: int, wanted, leve
     array = group[path]
     if not isinstance(array, zarr.Array):
         raise ValueError(f"{spec}: level {path!r} is not an array")
-    return Dataset(array, tuple(size), Placement(size, translation).corner)
+    known = tuple(str(u) for u in units) if all(units) else None
+    return Dataset(array, tuple(size), Placement(size, translation).corner, known)
 
 
-def output_corner(plan, input_offset, input_voxel_size) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Output voxel size and funlib offset (corner of voxel 0) of a prediction ``plan`` for an
-    input whose voxel 0 has its corner at ``input_offset``."""
-    output = plan.placement(Placement.from_corner(input_voxel_size, input_offset))
-    return output.voxel_size, output.corner
-
-
-def create_output(
-    spec: str, shape, chunks, voxel_size, offset, axis_names, overwrite: bool, dtype: str = "float32", **details
-) -> Any:
-    """Create the output array (refusing an existing one unless ``overwrite``); it is marked
-    incomplete until :func:`mark_complete`. ``details`` go into ``attrs["napari_dacapo"]``."""
-    container, path = split_dataset(spec)
-    if not path:
-        raise ValueError(f"{spec!r}: name a dataset inside the container (e.g. {container}/prediction)")
-    try:
-        root = zarr.open_group(store=str(container), mode="a")
-    except Exception as error:
-        raise PermissionError(f"{container}: cannot write here ({error})") from None
-    if path in root and not overwrite:
-        raise FileExistsError(f"{spec} exists: pass --overwrite to replace it")
-    try:
-        array = root.create_array(path, shape=tuple(shape), chunks=tuple(chunks), dtype=dtype, overwrite=True)
-        array.attrs.update(
-            {
-                "voxel_size": list(voxel_size),
-                "offset": list(offset),
-                "axis_names": list(axis_names),
-                "napari_dacapo": {"complete": False, **details},
-            }
-        )
-    except PermissionError as error:
-        raise PermissionError(f"{spec}: cannot write here ({error.strerror or error})") from None
-    return array
-
-
-def open_output(spec: str) -> Any | None:
-    """An existing output array opened for writing, or None if there is none."""
-    container, path = split_dataset(spec)
-    if not container.exists():
-        return None
-    try:
-        node = zarr.open(store=str(container), path=path, mode="r+")
-    except Exception:
-        return None
-    return node if isinstance(node, zarr.Array) else None
-
-
-def mark_complete(array, **details) -> None:
-    state = dict(array.attrs.get("napari_dacapo", {}))
-    state.update(details, complete=True)
-    array.attrs["napari_dacapo"] = state
+# written here before outputs had a module of their own
+from .zarr_outputs import create_output, mark_complete, open_output, output_corner  # noqa: E402, F401
