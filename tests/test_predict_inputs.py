@@ -169,3 +169,43 @@ def test_a_stack_of_slices_is_predicted_slice_by_slice():
     for i in range(2):
         for j in range(3):
             np.testing.assert_allclose(result[:, i, j], predict(network, stack[i, j], device="cpu"), rtol=1e-6)
+
+
+def test_a_monitor_stops_a_run_inside_a_tile_within_one_layer(network, image):
+    from napari_dacapo.tiling import Monitor, predict_steps
+
+    monitor = Monitor()
+    layers = [m for m in network.modules() if not list(m.children())]
+    run_after_stop = []
+
+    def count(module, _inputs):
+        if monitor.stop.is_set():
+            run_after_stop.append(module)
+        elif module is layers[len(layers) // 2]:  # halfway through the first tile
+            monitor.stop.set()
+
+    hooks = [layer.register_forward_pre_hook(count) for layer in layers]
+    try:
+        with pytest.raises(PredictionCancelled) as cancelled:
+            for _ in predict_steps(network, image, monitor=monitor, device="cpu", tile_shape=(24, 24, 24)):
+                pass
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert cancelled.value.tiles_done == 0 and cancelled.value.tiles_total > 1
+    # the engine checks each layer after our hook: the layer that set the stop did not run,
+    # nor did any after it
+    assert run_after_stop == []
+    assert 0 < monitor.inside_tile < 1
+    assert not any(layer._forward_pre_hooks for layer in layers)  # the engine's checks are gone
+
+
+def test_a_monitor_sees_each_forward_pass_through(network, image):
+    from napari_dacapo.tiling import Monitor, predict_steps
+
+    monitor, seen = Monitor(), []
+    steps = predict_steps(network, image, monitor=monitor, device="cpu", tile_shape=(24, 24, 24))
+    for step in steps:
+        if step.done:
+            seen.append(monitor.inside_tile)
+    assert seen and all(fraction == 1.0 for fraction in seen)

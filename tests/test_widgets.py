@@ -214,6 +214,43 @@ def test_cancel_adds_nothing_and_says_how_far_it_got(qtbot, viewer, prediction_d
     assert prediction_dock.progress.value < prediction_dock.progress.max
 
 
+def test_cancel_answers_inside_a_tile_and_progress_moves_within_it(qtbot, viewer, prediction_dock, network_registry):
+    """A large tile is interrupted halfway: no layer of the network runs after Cancel (counted,
+    not timed), nothing is added, and the dock said how far the tile had got."""
+    import threading
+
+    entry = small_net(2, name="one-tile")
+    layers = [m for m in entry.network.modules() if not list(m.children())]
+    halfway, cancelled = threading.Event(), threading.Event()
+    after_cancel = []
+
+    def watch(module, _inputs):
+        if cancelled.is_set():
+            after_cancel.append(module)
+        elif module is layers[len(layers) // 2]:
+            halfway.set()
+            assert cancelled.wait(60), "Cancel was never pressed"
+
+    hooks = [layer.register_forward_pre_hook(watch) for layer in layers]
+    network_registry.add(entry)
+    viewer.add_image(np.random.default_rng(1).random((60, 60), dtype=np.float32), name="one")
+    prediction_dock.image.value = viewer.layers["one"]
+    prediction_dock.network.value = "one-tile"
+    prediction_dock.run()
+    qtbot.waitUntil(halfway.is_set, timeout=60_000)
+    prediction_dock._on_heartbeat()  # what the dock shows twice a second
+    assert re.search(r"tile 1 of \d+ \d+%", prediction_dock.message.value), prediction_dock.message.value
+    prediction_dock.cancel()
+    cancelled.set()
+    wait_for_run(qtbot, prediction_dock)
+    for hook in hooks:
+        hook.remove()
+    assert after_cancel == []
+    assert [layer.name for layer in viewer.layers] == ["one"]
+    assert "cancelled after 0 of" in prediction_dock.message.value
+    assert "nothing added" in prediction_dock.message.value
+
+
 def test_cancel_can_keep_a_marked_partial_result(qtbot, viewer, prediction_dock, network_registry):
     network_registry.add(small_net(2, eval_shape_increase=(0, 0)))
     viewer.add_image(np.random.default_rng(0).random((300, 300), dtype=np.float32), name="big")

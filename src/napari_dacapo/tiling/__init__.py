@@ -9,7 +9,7 @@ from .inputs import check_image, spatial_shape
 from .memory import estimate_tile_memory, smaller_plans
 from .options import PAD_MODES, TILE_GROWTH, PredictOptions
 from .predict import predict, predict_blocks, predict_steps, predict_tiles
-from .progress import PredictionCancelled, Step
+from .progress import Monitor, PredictionCancelled, Step
 from .reading import read_tile, to_float32
 from .region import RegionPrediction, predict_region
 from .stack import leading_axes, predict_stack_steps
@@ -19,6 +19,7 @@ __all__ = [
     "PAD_MODES",
     "TILE_GROWTH",
     "Block",
+    "Monitor",
     "NetworkGrid",
     "PredictOptions",
     "PredictionCancelled",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -13,7 +13,7 @@ from torch import nn
 
 from ..architectures import Architecture
 
-__all__ = ["Forward", "inference_memory_format", "is_out_of_memory", "on_device"]
+__all__ = ["Forward", "TileInterrupted", "inference_memory_format", "interruptible", "is_out_of_memory", "on_device"]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,43 @@ def on_device(architecture: Architecture, device: torch.device) -> Iterator[None
             architecture.to(memory_format=original_format)
         if original_device is not None:
             architecture.to(original_device)
+
+
+class TileInterrupted(Exception):
+    """Raised inside a forward pass that was asked to stop (see :func:`interruptible`)."""
+
+
+@contextmanager
+def interruptible(
+    architecture: Architecture, stop: Callable[[], bool], progress: Callable[[float], None] | None = None
+) -> Iterator[Callable[[], None]]:
+    """While inside, every layer of the network first checks ``stop()`` and raises
+    :class:`TileInterrupted` when it is true, and reports to ``progress`` how far the
+    forward pass has got (layers run / layers in the network, 0 to 1). Gives a function
+    that starts the count again (call it before each forward pass)."""
+    layers = [m for m in architecture.modules() if not list(m.children())]
+    run = 0
+
+    def check(_module: nn.Module, _inputs) -> None:
+        nonlocal run
+        if stop():
+            raise TileInterrupted
+        run += 1
+        if progress is not None:
+            progress(min(1.0, run / len(layers)))
+
+    def restart() -> None:
+        nonlocal run
+        run = 0
+        if progress is not None:
+            progress(0.0)
+
+    handles = [layer.register_forward_pre_hook(check) for layer in layers]
+    try:
+        yield restart
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 _MAKES_NEW_TENSORS = (nn.modules.conv._ConvNd, nn.modules.batchnorm._BatchNorm)

@@ -7,6 +7,7 @@ writes each tile's kept output into the result; :mod:`.progress` says how far it
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Generator, Sequence
 from typing import Any
@@ -16,11 +17,11 @@ import torch
 from funlib.geometry import Coordinate
 
 from ..architectures import Architecture, ArchitectureConfig, as_architecture
-from .forward import Forward, inference_memory_format, is_out_of_memory, on_device
+from .forward import Forward, TileInterrupted, inference_memory_format, interruptible, is_out_of_memory, on_device
 from .inputs import check_image, spatial_shape
 from .memory import auto_batch_size, next_smaller_plan, plan_attempts
 from .options import TILE_GROWTH, PredictOptions, options_from
-from .progress import PredictionCancelled, Reporter, Step
+from .progress import Monitor, PredictionCancelled, Reporter, Step
 from .reading import prefetched_tiles
 from .tiles import PredictionPlan, Tile
 
@@ -112,12 +113,14 @@ def predict_steps(
     options: PredictOptions | None = None,
     *,
     out: Any = None,
+    monitor: Monitor | None = None,
     **keywords: Any,
 ) -> Generator[Step, None, Any]:
     """:func:`predict` as a generator: yields a :class:`Step` before the first tile and after
     every batch, and returns the filled output. Closing it stops the run between two batches;
-    the finished tiles stay in ``out`` (this is how the napari worker cancels). Options come
-    as a :class:`PredictOptions`, as keywords, or both (keywords win)."""
+    the finished tiles stay in ``out``. A ``monitor`` whose ``stop`` is set stops the run
+    inside a tile too (:class:`PredictionCancelled`); this is how the napari dock cancels.
+    Options come as a :class:`PredictOptions`, as keywords, or both (keywords win)."""
     options = options_from(options, keywords)
     architecture = as_architecture(architecture)
     _channel_axis, spatial = spatial_shape(architecture, image)
@@ -127,7 +130,7 @@ def predict_steps(
     out = _output(out, (architecture.num_out_channels, *plan.output_shape))
     while True:  # every plan writes the same output
         try:
-            yield from predict_tiles(architecture, image, plan, plan.tiles, out, options)
+            yield from predict_tiles(architecture, image, plan, plan.tiles, out, options, monitor=monitor)
             return out
         except MemoryError as error:
             plan = next_smaller_plan(plans, error, architecture, options.tile_shape)
@@ -148,12 +151,15 @@ def predict_tiles(
     tiles: Sequence[Tile],
     out: Any,
     options: PredictOptions | None = None,
+    *,
+    monitor: Monitor | None = None,
     **keywords: Any,
 ) -> Generator[Step, None, None]:
     """Predict some ``tiles`` of ``plan`` into ``out`` (the whole output array): the step a
     blockwise worker runs for its share. Yields a :class:`Step` before the first tile and
     after every batch. A batch that runs out of memory is halved; one tile that does not
-    fit raises ``MemoryError``."""
+    fit raises ``MemoryError``. A ``monitor`` can stop the run inside a tile and sees how far
+    each forward pass has got."""
     options = options_from(options, keywords)
     channel_axis = check_image(architecture, image)
     device = options.torch_device
@@ -162,8 +168,13 @@ def predict_tiles(
     total = len(tiles)
     tile_shape = tuple(plan.grid.tile_shape)
     yield Step(0, total, tile_shape)
-    with on_device(architecture, device):
+    with on_device(architecture, device), contextlib.ExitStack() as watched:
         forward = Forward(architecture, device, options.torch_dtype)
+        restart = None
+        if monitor is not None:
+            restart = watched.enter_context(
+                interruptible(architecture, monitor.stop.is_set, lambda f: setattr(monitor, "inside_tile", f))
+            )
         stop = threading.Event()
         done = 0
         try:
@@ -182,8 +193,12 @@ def predict_tiles(
                 if not pending:
                     break
                 batch = pending[:batch_size]
+                if restart is not None:
+                    restart()
                 try:
                     result = forward([voxels for _, voxels in batch])
+                except TileInterrupted:
+                    raise PredictionCancelled(done, total) from None
                 except (torch.cuda.OutOfMemoryError, RuntimeError) as error:
                     if not is_out_of_memory(error):
                         raise

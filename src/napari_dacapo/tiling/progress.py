@@ -3,10 +3,11 @@ bar, and what a cancelled run raises."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["PredictionCancelled", "Reporter", "Step"]
+__all__ = ["Monitor", "PredictionCancelled", "Reporter", "Step"]
 
 
 class PredictionCancelled(RuntimeError):
@@ -18,6 +19,20 @@ class PredictionCancelled(RuntimeError):
         )
         self.tiles_done = tiles_done
         self.tiles_total = tiles_total
+
+
+@dataclass
+class Monitor:
+    """What a run shares with whoever watches it from another thread (the napari dock).
+
+    Setting ``stop`` cancels the run even in the middle of a tile: every layer of the forward
+    pass checks it first, so a cancel answers within one layer, not one tile.
+    ``inside_tile`` is how far the forward pass of the current batch has got (0 to 1, by
+    layers run), for progress that moves while a large tile runs.
+    """
+
+    stop: threading.Event = field(default_factory=threading.Event)
+    inside_tile: float = 0.0
 
 
 @dataclass(frozen=True)

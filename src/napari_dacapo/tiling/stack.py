@@ -14,7 +14,7 @@ from .forward import on_device
 from .memory import next_smaller_plan, plan_attempts
 from .options import PredictOptions, options_from
 from .predict import predict_steps
-from .progress import Step
+from .progress import Monitor, PredictionCancelled, Step
 
 __all__ = ["leading_axes", "predict_stack_steps"]
 
@@ -48,6 +48,7 @@ def predict_stack_steps(
     options: PredictOptions | None = None,
     *,
     out: Any = None,
+    monitor: Monitor | None = None,
     **keywords: Any,
 ) -> Generator[Step, None, Any]:
     """Predict every slice of ``image`` (leading axes ``L``, then the network's spatial axes)
@@ -83,6 +84,7 @@ def predict_stack_steps(
                     image[index],
                     options.but(tile_shape=plan.grid.tile_shape),
                     out=_SliceOut(out, index),
+                    monitor=monitor,
                 )
                 try:
                     for step in steps:
@@ -91,6 +93,8 @@ def predict_stack_steps(
                     break
                 except MemoryError as error:
                     plan = next_smaller_plan(plans, error, architecture, options.tile_shape)
+                except PredictionCancelled as cancelled:  # counted over all slices
+                    raise PredictionCancelled(count * per_slice + cancelled.tiles_done, total) from None
                 finally:
                     steps.close()
     return out

@@ -4,7 +4,7 @@ the result as layers that sit exactly on the input."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,6 +22,8 @@ from magicgui.widgets import (
 from ..placement import Placement
 from ..tiling import (
     PAD_MODES,
+    Monitor,
+    PredictionCancelled,
     PredictOptions,
     available_devices,
     check_image,
@@ -53,11 +55,12 @@ class Job:
     units: tuple | None = None
     slices: bool = False  # a network with fewer dims than the image: slice by slice
     affine: Any = None  # the input layer's physical-to-world affine over the output's axes
+    monitor: Monitor = field(default_factory=Monitor)  # cancel inside a tile; progress within one
 
     @property
     def steps(self):
         run = predict_stack_steps if self.slices else predict_steps
-        return run(self.entry.network, self.data, self.options, out=self.out)
+        return run(self.entry.network, self.data, self.options, out=self.out, monitor=self.monitor)
 
     @property
     def base_name(self) -> str:
@@ -229,12 +232,15 @@ class PredictionDock(PreviewMixin, Container):
         self._steps = steps
 
         def work():
-            return (yield from steps)
+            try:
+                return (yield from steps)
+            except PredictionCancelled:  # stopped inside a tile; a RuntimeError would lose `finished`
+                return None
 
         worker = thread_worker(work, start_thread=False)()
         worker.yielded.connect(self._on_step)
         worker.returned.connect(self._on_returned)
-        worker.errored.connect(lambda error: self.show_error(f"prediction failed: {error}"))
+        worker.errored.connect(self._on_errored)
         worker.aborted.connect(self._on_aborted)
         worker.finished.connect(self._on_finished)
         self.worker = worker
@@ -244,13 +250,36 @@ class PredictionDock(PreviewMixin, Container):
         self._tiles = ""
         self.message.native.setStyleSheet("")
         self._started = time.perf_counter()
+        self._start_heartbeat()
         worker.start()
         return worker
 
     def cancel(self) -> None:
+        """Stop the run: within one layer of the network, even in the middle of a large tile."""
         if self.worker is not None:
-            self.message.value = "cancelling after the current tile …"
+            self.message.value = "cancelling …"
+            self._job.monitor.stop.set()
             self.worker.quit()
+
+    def _start_heartbeat(self) -> None:
+        """Twice a second, say how far the tile in progress has got and how long it has run."""
+        from qtpy.QtCore import QTimer
+
+        if getattr(self, "_heartbeat", None) is None:
+            self._heartbeat = QTimer(self.native)  # deleted with the dock
+            self._heartbeat.timeout.connect(self._on_heartbeat)
+        self._heartbeat.start(500)
+
+    def _on_heartbeat(self) -> None:
+        job = self._job
+        if self.worker is None or job is None or job.monitor.stop.is_set():
+            return
+        done, total = self.progress.value, self.progress.max
+        within = f", tile {done + 1} of {total} {job.monitor.inside_tile:.0%}" if done < total else ""
+        tiles = f": {self._tiles}" if self._tiles else ""
+        self.message.value = (
+            f"predicting {job.base_name}{tiles}{within} · {time.perf_counter() - self._started:.0f} s …"
+        )
 
     def _on_step(self, step) -> None:
         self.progress.max = max(step.total, 1)
@@ -259,6 +288,9 @@ class PredictionDock(PreviewMixin, Container):
         if tiles and tiles != self._tiles:  # the first step, or smaller tiles after running out of memory
             self._tiles = tiles
             self.message.value = f"predicting {self._job.base_name}: {tiles} …"
+
+    def _on_errored(self, error: BaseException) -> None:
+        self.show_error(f"prediction failed: {error}")
 
     def _on_returned(self, out) -> None:
         if isinstance(out, Exception):  # napari's worker returns RuntimeErrors instead of raising
@@ -270,8 +302,12 @@ class PredictionDock(PreviewMixin, Container):
         self.message.value = f"{job.base_name}: done in {time.perf_counter() - self._started:.1f} s{tiles}"
 
     def _on_aborted(self) -> None:
-        self._steps.close()  # stops the reader and puts the network back
+        """Report a cancelled run once (stopped between tiles, or inside one)."""
         job = self._job
+        if job is None or getattr(self, "_reported_cancel", None) is job:
+            return
+        self._reported_cancel = job
+        self._steps.close()  # stops the reader and puts the network back
         done, total = self.progress.value, self.progress.max
         if self.keep_partial.value:
             self._show(job, job.out, partial=True)
@@ -280,6 +316,10 @@ class PredictionDock(PreviewMixin, Container):
             self.message.value = f"cancelled after {done} of {total} tiles: nothing added"
 
     def _on_finished(self) -> None:
+        if getattr(self, "_heartbeat", None) is not None:
+            self._heartbeat.stop()
+        if self._job is not None and self._job.monitor.stop.is_set():  # cancelled inside a tile
+            self._on_aborted()
         self.worker = None
         self.predict_button.enabled, self.cancel_button.enabled = True, False
 
