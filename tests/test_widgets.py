@@ -461,3 +461,23 @@ def test_a_rotated_layer_is_refused_with_a_reason(viewer, prediction_dock):
     prediction_dock.network.value = "demo_membranes_2d"
     assert prediction_dock.run() is None
     assert "rotated or sheared" in prediction_dock.message.value
+
+
+def test_both_docks_fit_a_laptop_screen_with_predict_in_view(qtbot, make_napari_viewer):
+    """At 1280 × 800 the window does not grow past the screen (it grew to 1406 px before the
+    fields scrolled), and Predict, Cancel, the progress bar and the message stay in view."""
+    viewer = make_napari_viewer(show=True)
+    window = viewer.window._qt_window
+    window.resize(1280, 800)
+    viewer.open_sample("napari-dacapo", "em_volume")
+    _, architecture = viewer.window.add_plugin_dock_widget("napari-dacapo", "DaCapo architecture")
+    _, prediction = viewer.window.add_plugin_dock_widget("napari-dacapo", "DaCapo prediction")
+    architecture.start_from.value = "cellmap_unet3d"  # a 3-level network: the longest form
+    prediction.show_error("a long message " * 40)
+    qtbot.wait(50)
+    assert window.height() <= 800
+    for widget in (prediction.predict_button, prediction.cancel_button, prediction.progress, prediction.message):
+        corner = widget.native.mapTo(window, widget.native.rect().bottomLeft())
+        assert widget.native.isVisible() and 0 <= corner.y() <= window.height(), widget
+    corner = architecture.build_button.native.mapTo(window, architecture.build_button.native.rect().bottomLeft())
+    assert 0 <= corner.y() <= window.height()

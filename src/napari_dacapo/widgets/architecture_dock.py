@@ -12,6 +12,7 @@ from ..networks import build_network, demo_models, example_config, example_confi
 from ..summary import summarize
 from ..tiling.devices import available_devices, free_memory
 from .config_form import ConfigForm
+from .layout import message_label, scrolling_body
 from .registry import NetworkRegistry, RegisteredNetwork, registry
 
 _OK, _BAD = "color: #4caf50;", "color: #f44336;"
@@ -24,7 +25,7 @@ class ArchitectureDock(Container):
     """Form for a ``CNNectomeUNetConfig``, live ``verify()``, summary, load/save, weights, Build."""
 
     def __init__(self, napari_viewer: napari.viewer.Viewer | None = None, network_registry: NetworkRegistry = registry):
-        super().__init__(labels=True)
+        super().__init__(labels=False)
         self.viewer = napari_viewer
         self.native.setMinimumWidth(380)
         self.native.setMaximumWidth(520)
@@ -42,9 +43,9 @@ class ArchitectureDock(Container):
         self.save_file = FileEdit(label="save config as", mode="w", filter="DaCapo config (*.yaml *.json)")
         self.save_button = PushButton(text="Save config")
         self.build_button = PushButton(text="Build")
-        self.message = Label(label="", value="")
-        self.message.native.setWordWrap(True)
-        self.extend(
+        self.message = message_label()
+        self.body = scrolling_body(
+            self,
             [
                 self.start_from,
                 self.config_file,
@@ -54,9 +55,8 @@ class ArchitectureDock(Container):
                 self.weights_file,
                 self.save_file,
                 self.save_button,
-                self.build_button,
-                self.message,
-            ]
+            ],
+            [self.build_button, self.message],
         )
         self.status.native.setWordWrap(True)
         self.start_from.changed.connect(self._on_start_from)

@@ -13,7 +13,6 @@ from magicgui.widgets import (
     ComboBox,
     Container,
     FloatSpinBox,
-    Label,
     ProgressBar,
     PushButton,
     SpinBox,
@@ -32,6 +31,7 @@ from ..tiling import (
     predict_stack_steps,
     predict_steps,
 )
+from .layout import message_label, scrolling_body
 from .output_layers import OUTPUT_FORMS, allocate_output, layer_data, show, spatial_affine
 from .preview import PreviewMixin, viewer_camera
 from .registry import NetworkRegistry, RegisteredNetwork, registry
@@ -71,7 +71,7 @@ class PredictionDock(PreviewMixin, Container):
     """Image, network, device, tiling options, output form; Predict / Cancel / Preview."""
 
     def __init__(self, napari_viewer: napari.viewer.Viewer | None = None, network_registry: NetworkRegistry = registry):
-        super().__init__(labels=True)
+        super().__init__(labels=False)
         self.viewer = viewer = napari_viewer
         self.native.setMinimumWidth(380)
         self.native.setMaximumWidth(520)
@@ -93,9 +93,9 @@ class PredictionDock(PreviewMixin, Container):
         self.predict_button = PushButton(text="Predict")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(label="tiles", value=0, min=0, max=1)
-        self.message = Label(label="", value="")
-        self.message.native.setWordWrap(True)
-        self.extend(
+        self.message = message_label()
+        self.body = scrolling_body(
+            self,
             [
                 self.image,
                 self.level,
@@ -108,11 +108,8 @@ class PredictionDock(PreviewMixin, Container):
                 self.threshold,
                 self.keep_partial,
                 self.preview,
-                self.predict_button,
-                self.cancel_button,
-                self.progress,
-                self.message,
-            ]
+            ],
+            [self.predict_button, self.cancel_button, self.progress, self.message],
         )
         self.worker = None
         self._job: Job | None = None
