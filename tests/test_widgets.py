@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import dask.array as da
 import numpy as np
@@ -481,3 +482,30 @@ def test_both_docks_fit_a_laptop_screen_with_predict_in_view(qtbot, make_napari_
         assert widget.native.isVisible() and 0 <= corner.y() <= window.height(), widget
     corner = architecture.build_button.native.mapTo(window, architecture.build_button.native.rect().bottomLeft())
     assert 0 <= corner.y() <= window.height()
+
+
+def test_weights_follow_the_network_they_were_chosen_for(architecture_dock, network_registry):
+    dock = architecture_dock
+    dock.start_from.value = "demo_membranes_3d"
+    assert Path(dock.weights_file.value) == demo_model(3).weights_path
+    dock.start_from.value = "unet2d"  # another network: the demo's weights no longer apply
+    assert str(dock.weights_file.value) in ("", ".")
+    entry = dock.build()
+    assert entry is not None and entry.weights is None and entry.label == "unet2d (untrained)"
+
+
+def test_choosing_the_same_start_again_reloads_it(architecture_dock):
+    dock = architecture_dock
+    dock.start_from.value = "unet2d"
+    dock.form.fields["num_fmaps"][1].value = 5
+    assert dock.form.config().num_fmaps == 5
+    dock.start_from.native.activated.emit(dock.start_from.native.currentIndex())  # the user picks it again
+    assert dock.form.config().num_fmaps != 5
+
+
+def test_a_file_that_does_not_load_leaves_verify_telling_the_same_story(architecture_dock, tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("__type__: CNNectomeUNetConfig\ninput_shape: [1, 2\n")
+    assert not architecture_dock.load_config(broken)
+    assert architecture_dock.message.value.startswith("✗ ") and "broken.yaml" in architecture_dock.message.value
+    assert "broken.yaml was not loaded" in architecture_dock.status.value

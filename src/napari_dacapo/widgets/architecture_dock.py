@@ -60,6 +60,9 @@ class ArchitectureDock(Container):
         )
         self.status.native.setWordWrap(True)
         self.start_from.changed.connect(self._on_start_from)
+        # choosing the same entry again reloads it (magicgui's `changed` fires only on a change)
+        self.start_from.native.activated.connect(lambda _index: self._on_start_from(self.start_from.value, again=True))
+        self._started_from: str | None = None
         self.config_file.changed.connect(lambda path: self.load_config(path) if str(path) not in ("", ".") else None)
         self.form.changed.connect(self.refresh)
         self.save_button.changed.connect(lambda: self.save_config(self.save_file.value))
@@ -67,13 +70,17 @@ class ArchitectureDock(Container):
         self.form.set_config(demo_models()["demo_membranes_3d"].load()[0] if demo_models() else _fallback())
 
     # -- actions -------------------------------------------------------------------------
-    def _on_start_from(self, name: str) -> None:
+    def _on_start_from(self, name: str, again: bool = False) -> None:
+        """Fill the form from a bundled example (no weights) or demo model (its weights)."""
+        if again and name != self._started_from:
+            return  # a new choice: `changed` handles it
+        self._started_from = name
         if name in example_config_paths():
             self.load_config(example_config_paths()[name])
         elif name in demo_models():
             model = demo_models()[name]
-            self.load_config(model.config_path)
-            self.weights_file.value = model.weights_path
+            if self.load_config(model.config_path):
+                self.weights_file.value = model.weights_path
 
     def load_config(self, path) -> bool:
         """Fill the form from a DaCapo config file; errors go to the dock."""
@@ -83,9 +90,12 @@ class ArchitectureDock(Container):
             config = load_config(path)
         except (OSError, ValueError) as error:
             self.show_error(str(error))
+            self.refresh()
+            self.status.value += f" (the form as it was: {Path(path).name} was not loaded)"
             return False
         self.form.set_config(config)
-        self.show_message(f"loaded {Path(path).name}")
+        self.weights_file.line_edit.value = ""  # weights belong to the network they were chosen for
+        self.show_message(f"loaded {Path(path).name}; choose its weights, or Build it untrained")
         return True
 
     def save_config(self, path) -> bool:
