@@ -198,7 +198,7 @@ def test_threshold_output_is_a_labels_layer(qtbot, viewer, prediction_dock):
     labels = viewer.layers["synthetic EM 2D · demo_membranes_2d labels"]
     expected = predict(demo_model(2).load()[1], image.data, device="cpu")[0] > 0.5
     np.testing.assert_array_equal(np.asarray(labels.data), expected.astype(np.uint8))
-    assert labels._type_string == "labels"
+    assert type(labels).__name__ == "Labels"
 
 
 def test_cancel_adds_nothing_and_says_how_far_it_got(qtbot, viewer, prediction_dock, network_registry):
@@ -509,3 +509,10 @@ def test_a_file_that_does_not_load_leaves_verify_telling_the_same_story(architec
     assert not architecture_dock.load_config(broken)
     assert architecture_dock.message.value.startswith("✗ ") and "broken.yaml" in architecture_dock.message.value
     assert "broken.yaml was not loaded" in architecture_dock.status.value
+
+
+def test_batch_size_says_auto(prediction_dock):
+    assert prediction_dock.batch_size.native.currentText() == "auto"  # what the user sees
+    assert prediction_dock.options().batch_size == "auto"
+    prediction_dock.batch_size.value = 2
+    assert prediction_dock.options().batch_size == 2

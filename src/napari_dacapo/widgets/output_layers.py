@@ -114,7 +114,7 @@ def show(viewer, layers: list[tuple[Any, dict, str]]) -> list:
     for data, kwargs, kind in layers:
         name = kwargs["name"]
         existing = viewer.layers[name] if name in viewer.layers else None
-        if existing is not None and existing._type_string == kind and existing.ndim == np.ndim(data):
+        if existing is not None and type(existing).__name__.lower() == kind and existing.ndim == np.ndim(data):
             existing.data = data
             existing.scale, existing.translate = kwargs["scale"], kwargs["translate"]
             existing.affine = kwargs.get("affine", np.eye(existing.ndim + 1))

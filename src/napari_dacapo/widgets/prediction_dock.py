@@ -81,11 +81,17 @@ class PredictionDock(PreviewMixin, Container):
         self.level.tooltip = "Multiscale image: the level to predict on (0: full resolution)."
         self.network = ComboBox(label="network", choices=self._network_choices)
         self.device = ComboBox(label="device", choices=[(d, n) for n, d in available_devices().items()])
-        self.use_eval_shape_increase = CheckBox(text="use eval_shape_increase (larger tiles)", value=True)
+        self.use_eval_shape_increase = CheckBox(text="larger prediction tiles", value=True)
+        self.use_eval_shape_increase.tooltip = (
+            "Tiles of input_shape + eval_shape_increase (DaCapo's prediction size), faster than the "
+            "training size input_shape; untick if a tile does not fit in memory."
+        )
         self.pad = ComboBox(label="padding", choices=list(PAD_MODES), value="reflect")
         self.pad.tooltip = "reflect/zero: output covers the whole image; valid: only voxels with full context."
-        self.batch_size = SpinBox(label="batch size", value=0, min=0, max=256)
-        self.batch_size.tooltip = "Tiles per forward pass; 0 = auto (fits free GPU memory, 1 on CPU)."
+        self.batch_size = ComboBox(
+            label="batch size", choices=[("auto", "auto"), *((str(n), n) for n in (1, 2, 4, 8, 16, 32, 64))]
+        )
+        self.batch_size.tooltip = "Tiles per forward pass; auto: what fits in free GPU memory (1 on the CPU)."
         self.output = ComboBox(label="output", choices=list(OUTPUT_FORMS.items()), value="stack")
         self.threshold = FloatSpinBox(label="threshold", value=0.5, min=-1e6, max=1e6, step=0.05)
         self.keep_partial = CheckBox(text="keep a partial result on cancel", value=False)
@@ -209,7 +215,7 @@ class PredictionDock(PreviewMixin, Container):
             pad=self.pad.value,
             use_eval_shape_increase=bool(self.use_eval_shape_increase.value),
             device=self.device.value,
-            batch_size=int(self.batch_size.value) or "auto",
+            batch_size=self.batch_size.value,
         ).but(**changes)
 
     # -- running -------------------------------------------------------------------------
