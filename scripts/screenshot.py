@@ -1,6 +1,7 @@
 """Take the README screenshot: both docks and the demo prediction over the sample volume.
 
 xvfb-run -a python scripts/screenshot.py docs/screenshot.png
+xvfb-run -a -s "-screen 0 1280x800x24" python scripts/screenshot.py docs/screenshot_1280x800.png 1280x800
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ def wait_for(condition, timeout: float = 120.0) -> None:
             raise TimeoutError("the prediction did not finish")
 
 
-def main(path: str = "docs/screenshot.png") -> None:
+def main(path: str = "docs/screenshot.png", size: str = "1700x1000") -> None:
+    width, height = (int(v) for v in size.split("x"))
     viewer = napari.Viewer(title="napari DaCapo")
-    viewer.window.resize(1700, 1000)
+    viewer.window.resize(width, height)
     viewer.open_sample("napari-dacapo", "em_volume")
     _, architecture = viewer.window.add_plugin_dock_widget("napari-dacapo", "DaCapo architecture")
     _, prediction = viewer.window.add_plugin_dock_widget("napari-dacapo", "DaCapo prediction")

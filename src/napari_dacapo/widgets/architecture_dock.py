@@ -81,6 +81,7 @@ class ArchitectureDock(Container):
             model = demo_models()[name]
             if self.load_config(model.config_path):
                 self.weights_file.value = model.weights_path
+                self.show_message(f"loaded the demo model {name} with its trained weights")
 
     def load_config(self, path) -> bool:
         """Fill the form from a DaCapo config file; errors go to the dock."""

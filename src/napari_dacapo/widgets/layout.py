@@ -36,9 +36,12 @@ def message_label() -> Label:
     """A label for messages: word-wrapped, selectable, never taller than a few lines (the
     full text is in its tooltip)."""
     from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QSizePolicy
 
     label = Label(value="")
     label.native.setWordWrap(True)
+    label.native.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+    label.native.setMinimumWidth(320)  # a word-wrapped label otherwise settles on a narrow column
     label.native.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     label.native.setMaximumHeight(96)
     label.changed.connect(lambda text: setattr(label, "tooltip", text if len(text) > 120 else None))
