@@ -6,8 +6,9 @@ dataset in the world are read:
 - funlib/daisy attributes on the array: ``voxel_size`` (or ``resolution``), ``offset`` and
   ``axis_names``. ``offset`` is, as in funlib, the world position of the *corner* of voxel 0:
   voxel ``i`` covers ``[offset + i*voxel_size, offset + (i+1)*voxel_size)``.
-- OME-NGFF ``multiscales`` (0.4 in the group's attributes, 0.5 under ``"ome"``): the dataset
-  names a multiscale image group (a level is chosen by voxel size) or one of its levels.
+- OME-NGFF ``multiscales`` (0.4 in the group's attributes, 0.5 under ``"ome"``; validated and
+  parsed by :mod:`napari_dacapo.io.ngff` through ome-zarr-models): the dataset names a
+  multiscale image group (a level is chosen by voxel size) or one of its levels.
   NGFF's ``scale`` is the voxel size and its ``translation`` the position of voxel 0's
   *centre* (the convention napari follows), so ``offset = translation - scale / 2``.
 
@@ -25,6 +26,7 @@ from typing import Any
 import zarr
 
 from ..placement import Placement
+from .ngff import NgffImage, is_ngff_image, read_ngff_image
 
 
 def split_dataset(spec: str) -> tuple[Path, str]:
@@ -61,12 +63,6 @@ def _open_node(container: Path, path: str, spec: str):
         raise FileNotFoundError(f"{spec}: no array or group '{path}' in {container}") from None
 
 
-def _multiscales(attrs: dict) -> list | None:
-    if "ome" in attrs and isinstance(attrs["ome"], dict):
-        return attrs["ome"].get("multiscales")
-    return attrs.get("multiscales")
-
-
 def open_dataset(spec: str, dims: int, voxel_size: Sequence[float] | None = None) -> Dataset:
     """Open a dataset for reading, with its voxel size and offset (ones and zeros if absent).
 
@@ -76,17 +72,16 @@ def open_dataset(spec: str, dims: int, voxel_size: Sequence[float] | None = None
     container, path = split_dataset(spec)
     node = _open_node(container, path, spec)
     if isinstance(node, zarr.Group):
-        multiscales = _multiscales(dict(node.attrs))
-        if not multiscales:
+        if not is_ngff_image(dict(node.attrs)):
             raise ValueError(f"{spec} is a group, not an array, and has no OME-NGFF multiscales: name an array in it")
-        return _open_ngff_level(spec, node, multiscales[0], dims, voxel_size, None)
+        return _ngff_dataset(spec, node, dims, voxel_size, None)
     parent_path = path.rsplit("/", 1)[0] if "/" in path else ""
     parent = zarr.open_group(store=str(container), path=parent_path or None, mode="r")
-    multiscales = _multiscales(dict(parent.attrs))
-    if multiscales:
+    if is_ngff_image(dict(parent.attrs)):
         level = path.rsplit("/", 1)[-1]
-        if any(d.get("path") == level for d in multiscales[0].get("datasets", [])):
-            return _open_ngff_level(spec, parent, multiscales[0], dims, voxel_size, level)
+        image = read_ngff_image(parent, f"{container}/{parent_path}" if parent_path else str(container))
+        if image.level(level) is not None:
+            return _ngff_dataset(spec, parent, dims, voxel_size, level, image)
     return _funlib_dataset(spec, node, dims, voxel_size)
 
 
@@ -107,54 +102,30 @@ def _same(a: Sequence[float], b: Sequence[float]) -> bool:
     return len(a) == len(b) and all(math.isclose(x, y, rel_tol=1e-6) for x, y in zip(a, b, strict=True))
 
 
-def _transforms(items: list[dict], ndim: int) -> tuple[list[float], list[float]]:
-    scale, translation = [1.0] * ndim, [0.0] * ndim
-    for item in items or []:
-        if item.get("type") == "scale":
-            scale = [s * float(v) for s, v in zip(scale, item["scale"], strict=True)]
-        elif item.get("type") == "translation":
-            translation = [t + float(v) for t, v in zip(translation, item["translation"], strict=True)]
-    return scale, translation
-
-
-def _open_ngff_level(spec: str, group, multiscale: dict, dims: int, wanted, level: str | None) -> Dataset:
-    axes = multiscale.get("axes") or [{"name": n, "type": "space"} for n in "zyx"[-dims:]]
-    types = [a.get("type", "space") if isinstance(a, dict) else "space" for a in axes]
-    spatial = [i for i, t in enumerate(types) if t == "space"]
-    if len(spatial) != dims:
-        raise ValueError(f"{spec}: the image has {len(spatial)} space axes, the network is {dims}D")
-    extra = [i for i, t in enumerate(types) if t != "space"]
-    if any(types[i] != "channel" for i in extra) or len(extra) > 1 or (extra and extra[0] > spatial[0]):
-        raise ValueError(f"{spec}: axes {[a.get('name') for a in axes]}: only (channel,) + space axes are supported")
-    outer = multiscale.get("coordinateTransformations", [])
-    levels = []
-    for dataset in multiscale.get("datasets", []):
-        scale, translation = _transforms(dataset.get("coordinateTransformations", []), len(axes))
-        o_scale, o_translation = _transforms(outer, len(axes))
-        scale = [s * o for s, o in zip(scale, o_scale, strict=True)]
-        translation = [t * o + u for t, o, u in zip(translation, o_scale, o_translation, strict=True)]
-        levels.append((dataset["path"], [scale[i] for i in spatial], [translation[i] for i in spatial]))
-    units = [axes[i].get("unit") if isinstance(axes[i], dict) else None for i in spatial]
-    if not levels:
-        raise ValueError(f"{spec}: the OME-NGFF multiscales list no datasets")
+def _ngff_dataset(spec: str, group, dims: int, wanted, level: str | None, image: NgffImage | None = None) -> Dataset:
+    image = image or read_ngff_image(group, spec)
+    space = image.space_axes
+    if len(space) != dims:
+        raise ValueError(f"{spec}: the image has {len(space)} space axes, the network is {dims}D")
+    others = [i for i in range(len(image.axis_types)) if i not in space]
+    if len(others) > 1 or any(image.axis_types[i] != "channel" or i > space[0] for i in others):
+        raise ValueError(f"{spec}: axes {list(image.axis_names)}: only (channel,) + space axes are supported")
     if level is not None:
-        chosen = next(item for item in levels if item[0] == level)
-        if wanted is not None and not _same(chosen[1], wanted):
-            raise ValueError(f"{spec}: voxel size {tuple(chosen[1])} differs from the requested {tuple(wanted)}")
+        chosen = image.level(level)
+        if wanted is not None and not _same(chosen.voxel_size, wanted):
+            raise ValueError(f"{spec}: voxel size {chosen.voxel_size} differs from the requested {tuple(wanted)}")
     elif wanted is None:
-        chosen = levels[0]
+        chosen = image.levels[0]
     else:
-        matches = [item for item in levels if _same(item[1], wanted)]
-        if not matches:
-            found = ", ".join(f"{p}: {tuple(s)}" for p, s, _ in levels)
+        chosen = next((item for item in image.levels if _same(item.voxel_size, wanted)), None)
+        if chosen is None:
+            found = ", ".join(f"{item.path}: {item.voxel_size}" for item in image.levels)
             raise ValueError(f"{spec}: no level has voxel size {tuple(wanted)} (levels {found})")
-        chosen = matches[0]
-    path, size, translation = chosen
-    array = group[path]
+    array = group[chosen.path]
     if not isinstance(array, zarr.Array):
-        raise ValueError(f"{spec}: level {path!r} is not an array")
-    known = tuple(str(u) for u in units) if all(units) else None
-    return Dataset(array, tuple(size), Placement(size, translation).corner, known)
+        raise ValueError(f"{spec}: level {chosen.path!r} is not an array")
+    units = image.units if all(image.units) else None
+    return Dataset(array, chosen.voxel_size, Placement(chosen.voxel_size, chosen.origin).corner, units)
 
 
 # written here before outputs had a module of their own
