@@ -482,6 +482,18 @@ def test_both_docks_fit_a_laptop_screen_with_predict_in_view(qtbot, make_napari_
         assert widget.native.isVisible() and 0 <= corner.y() <= window.height(), widget
     corner = architecture.build_button.native.mapTo(window, architecture.build_button.native.rect().bottomLeft())
     assert 0 <= corner.y() <= window.height()
+    # nothing is cut on the right: every field (three downsample levels of three axes, the
+    # summary) fits the width of its dock's scroll area, which never scrolls sideways
+    from qtpy.QtWidgets import QScrollArea
+
+    for dock in (architecture, prediction):
+        area = dock.native.findChild(QScrollArea)
+        assert area.widget().minimumSizeHint().width() <= area.viewport().width(), type(dock).__name__
+    levels = architecture.form.fields["downsample_factors"][1]
+    assert len(levels.rows) == 3 and all(len(row) == 3 for row in levels.rows)
+    viewport = architecture.native.findChild(QScrollArea).viewport()
+    for widget in (levels, architecture.summary, architecture.form.fields["input_shape"][1]):
+        assert widget.native.mapTo(viewport, widget.native.rect().topRight()).x() <= viewport.width(), widget
 
 
 def test_weights_follow_the_network_they_were_chosen_for(architecture_dock, network_registry):

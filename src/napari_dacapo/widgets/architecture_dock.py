@@ -37,7 +37,8 @@ class ArchitectureDock(Container):
         self.form = ConfigForm(labels=True, scrollable=False)
         self.status = Label(label="verify", value="")
         self.summary = Label(label="summary", value="")
-        self.summary.native.setStyleSheet("font-family: monospace;")
+        self.summary.native.setWordWrap(True)  # "field: value" lines that wrap with the dock
+        self.summary.native.setMinimumWidth(120)  # else Qt guesses a width from the longest line
         self.weights_file = FileEdit(label="weights", mode="r", filter="checkpoint (*)")
         self.weights_file.tooltip = "A DaCapo run checkpoint (checkpoints/iterations/N) or a state dict."
         self.save_file = FileEdit(label="save config as", mode="w", filter="DaCapo config (*.yaml *.json)")
@@ -59,6 +60,7 @@ class ArchitectureDock(Container):
             [self.build_button, self.message],
         )
         self.status.native.setWordWrap(True)
+        self.status.native.setMinimumWidth(120)
         self.start_from.changed.connect(self._on_start_from)
         # choosing the same entry again reloads it (magicgui's `changed` fires only on a change)
         self.start_from.native.activated.connect(lambda _index: self._on_start_from(self.start_from.value, again=True))
@@ -155,7 +157,7 @@ class ArchitectureDock(Container):
         free = [f"{name} {b / 2**30:.1f} GiB" for name in available_devices() if (b := free_memory(name)) is not None]
         if free:
             lines.append(f"free now:           {', '.join(free)}")
-        self.summary.value = "\n".join(lines)
+        self.summary.value = _as_wrapping_lines(lines)
 
     def show_error(self, text: str) -> None:
         self.message.value = f"✗ {text}"
@@ -164,6 +166,17 @@ class ArchitectureDock(Container):
     def show_message(self, text: str) -> None:
         self.message.value = text
         self.message.native.setStyleSheet("")
+
+
+def _as_wrapping_lines(lines: list[str]) -> str:
+    """The summary's aligned ``field:   value`` lines as rich text that wraps in a narrow dock."""
+    from html import escape
+
+    rows = []
+    for line in lines:
+        field, _, value = line.partition(":")
+        rows.append(f"<b>{escape(field.strip())}</b>: {escape(value.strip())}" if value else escape(line))
+    return "<br>".join(rows)
 
 
 def _fallback():

@@ -8,11 +8,11 @@ from typing import Any
 import attr
 import yaml
 from funlib.geometry import Coordinate
-from magicgui.widgets import CheckBox, ComboBox, Container, LineEdit, ListEdit, SpinBox, Widget
+from magicgui.widgets import CheckBox, ComboBox, Container, LineEdit, SpinBox, Widget
 
 from ..architectures import CNNectomeUNetConfig
 from ..architectures.cnnectome_unet_config import PADDINGS
-from .coordinate_edit import CoordinateEdit
+from .coordinate_edit import CoordinateEdit, CoordinateListEdit, resize
 
 _CHOICES = {"padding": PADDINGS}
 _LABELS = {"downsample_factors": "downsample", "upsample_factors": "upsample", "eval_shape_increase": "eval increase"}
@@ -35,18 +35,10 @@ def _public(name: str) -> str:
     return name.lstrip("_")
 
 
-def _resize(value, dims: int):
-    """A coordinate-like value for another number of dims (drops or repeats the first axis)."""
-    value = tuple(value)
-    if len(value) > dims:
-        return value[len(value) - dims :]
-    return (value[0],) * (dims - len(value)) + value
-
-
 class ConfigForm(Container):
     """Every field of ``config_class`` editable; ``config()`` builds the config (not verified).
 
-    Coordinates get per-axis spin boxes, per-level lists get an editable list of them, kernel
+    Coordinates get a row of per-axis spin boxes, per-level lists a column of such rows, kernel
     sizes (a list per level of per-convolution Coordinates) a YAML line, booleans check boxes
     and fields with fixed choices a combo box. The ``dims`` choice resizes every
     per-axis control, keeping the values it can.
@@ -74,10 +66,11 @@ class ConfigForm(Container):
         if kind == "coordinate":
             return CoordinateEdit((0,) * dims, name=name, label=label)
         if kind == "coordinates":
-            return ListEdit(value=[], annotation=list[tuple[(int,) * dims]], name=name, label=label)
+            return CoordinateListEdit([], dims=dims, name=name, label=label)
         if kind == "kernels":
             widget = LineEdit(value="", name=name, label=label)
-            widget.native.setPlaceholderText("default: 3×3(×3), two per level; YAML, e.g. [[[3,3],[3,3]], …]")
+            widget.native.setPlaceholderText("default: 3×3(×3), two per level")
+            widget.native.setMinimumWidth(60)
             return widget
         if kind == "int":
             return SpinBox(value=1, min=0, max=100_000, name=name, label=label)
@@ -93,17 +86,11 @@ class ConfigForm(Container):
 
     def _on_dims(self, dims: int) -> None:
         with self.changed.blocked():
-            for name, (kind, widget) in list(self.fields.items()):
+            for kind, widget in list(self.fields.values()):
                 if kind == "coordinate":
-                    widget.value = _resize(widget.value, dims)
+                    widget.value = resize(widget.value, dims)
                 elif kind == "coordinates":
-                    values = [_resize(v, dims) for v in widget.value]
-                    index = self.index(widget)
-                    self.remove(widget)
-                    replacement = ListEdit(value=values, annotation=list[tuple[(int,) * dims]], name=name)
-                    replacement.label, replacement.tooltip = widget.label, widget.tooltip
-                    self.insert(index, replacement)
-                    self.fields[name] = (kind, replacement)
+                    widget.dims = dims
                 elif kind == "kernels":
                     widget.value = ""  # kernel lists are per level and per axis: back to the default
         self.changed.emit(self)
