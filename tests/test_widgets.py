@@ -132,6 +132,15 @@ def test_a_checkpoint_that_does_not_fit_is_reported_in_the_dock(architecture_doc
     assert architecture_dock.build() is None
     assert "does not fit" in architecture_dock.message.value
     assert "unet2d" not in network_registry._networks
+    # one line says why; the key listing is behind "details" (and in the tooltip)
+    message = architecture_dock.message
+    shown = message.native.text()
+    assert "\n" not in shown and "<br>" not in shown and shown.endswith('<a href="details">details</a>')
+    assert len(message.tooltip) > len(shown) - len('<a href="details">details</a>')
+    message.native.linkActivated.emit("details")
+    assert message.native.text().endswith('<a href="less">less</a>') and len(message.native.text()) > len(shown)
+    message.native.linkActivated.emit("less")
+    assert message.native.text() == shown
 
 
 # -- prediction dock -----------------------------------------------------------------------
@@ -185,6 +194,7 @@ def test_rerun_updates_the_same_layer(qtbot, viewer, prediction_dock):
     assert len(viewer.layers) == count
     assert viewer.layers["synthetic EM 2D · demo_membranes_2d"] is first
     assert first.data.shape == (256 - 40, 256 - 40)
+    assert prediction_dock.progress.value == 0 and "done in" in prediction_dock.message.value  # bar ready again
 
 
 def test_threshold_output_is_a_labels_layer(qtbot, viewer, prediction_dock):

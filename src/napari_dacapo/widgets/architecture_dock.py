@@ -12,7 +12,7 @@ from ..networks import build_network, demo_models, example_config, example_confi
 from ..summary import summarize
 from ..tiling.devices import available_devices, free_memory
 from .config_form import ConfigForm
-from .layout import message_label, scrolling_body
+from .layout import message_label, scrolling_body, show_text
 from .registry import NetworkRegistry, RegisteredNetwork, registry
 
 _OK, _BAD = "color: #4caf50;", "color: #f44336;"
@@ -25,6 +25,8 @@ class ArchitectureDock(Container):
     """Form for a ``CNNectomeUNetConfig``, live ``verify()``, summary, load/save, weights, Build."""
 
     def __init__(self, napari_viewer: napari.viewer.Viewer | None = None, network_registry: NetworkRegistry = registry):
+        from qtpy.QtWidgets import QSizePolicy
+
         super().__init__(labels=False)
         self.viewer = napari_viewer
         self.native.setMinimumWidth(380)
@@ -39,28 +41,28 @@ class ArchitectureDock(Container):
         self.summary = Label(label="summary", value="")
         self.summary.native.setWordWrap(True)  # "field: value" lines that wrap with the dock
         self.summary.native.setMinimumWidth(120)  # else Qt guesses a width from the longest line
+        self.summary.native.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.weights_file = FileEdit(label="weights", mode="r", filter="checkpoint (*)")
         self.weights_file.tooltip = "A DaCapo run checkpoint (checkpoints/iterations/N) or a state dict."
         self.save_file = FileEdit(label="save config as", mode="w", filter="DaCapo config (*.yaml *.json)")
         self.save_button = PushButton(text="Save config")
         self.build_button = PushButton(text="Build")
         self.message = message_label()
+        # verify's verdict and the summary span the dock's width (no label column beside them)
         self.body = scrolling_body(
             self,
             [
-                self.start_from,
-                self.config_file,
-                self.form,
+                Container(labels=True, widgets=[self.start_from, self.config_file, self.form]),
                 self.status,
                 self.summary,
-                self.weights_file,
-                self.save_file,
-                self.save_button,
+                Container(labels=True, widgets=[self.weights_file, self.save_file, self.save_button]),
             ],
             [self.build_button, self.message],
+            labels=False,
         )
         self.status.native.setWordWrap(True)
         self.status.native.setMinimumWidth(120)
+        self.status.native.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.start_from.changed.connect(self._on_start_from)
         # choosing the same entry again reloads it (magicgui's `changed` fires only on a change)
         self.start_from.native.activated.connect(lambda _index: self._on_start_from(self.start_from.value, again=True))
@@ -160,12 +162,11 @@ class ArchitectureDock(Container):
         self.summary.value = _as_wrapping_lines(lines)
 
     def show_error(self, text: str) -> None:
-        self.message.value = f"✗ {text}"
-        self.message.native.setStyleSheet(_BAD)
+        """The cause in one line; the rest (missing keys, shapes…) behind "details"."""
+        show_text(self.message, f"✗ {text}", _BAD)
 
     def show_message(self, text: str) -> None:
-        self.message.value = text
-        self.message.native.setStyleSheet("")
+        show_text(self.message, text)
 
 
 def _as_wrapping_lines(lines: list[str]) -> str:

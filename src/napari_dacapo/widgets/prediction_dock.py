@@ -31,7 +31,7 @@ from ..tiling import (
     predict_stack_steps,
     predict_steps,
 )
-from .layout import message_label, scrolling_body
+from .layout import message_label, scrolling_body, show_text
 from .output_layers import OUTPUT_FORMS, allocate_output, layer_data, show, spatial_affine
 from .preview import PreviewMixin, viewer_camera
 from .registry import NetworkRegistry, RegisteredNetwork, registry
@@ -325,6 +325,7 @@ class PredictionDock(PreviewMixin, Container):
             self._on_aborted()
         self.worker = None
         self.predict_button.enabled, self.cancel_button.enabled = True, False
+        self.progress.value = 0  # the message says how the run ended; the bar waits for the next
 
     def _show(self, job: Job, out, partial: bool) -> list:
         name = job.base_name + (" (partial)" if partial else "")
@@ -342,8 +343,8 @@ class PredictionDock(PreviewMixin, Container):
         return show(self.viewer, layers)
 
     def show_error(self, text: str) -> None:
-        self.message.value = f"✗ {text}"
-        self.message.native.setStyleSheet(_BAD)
+        """The cause in one line; the rest (missing keys, shapes…) behind "details"."""
+        show_text(self.message, f"✗ {text}", _BAD)
 
 
 def _tiles_text(step) -> str:
