@@ -110,25 +110,40 @@ def spatial_affine(matrix: np.ndarray, axes: int) -> np.ndarray | None:
 
 def show(viewer, layers: list[tuple[Any, dict, str]]) -> list:
     """Add the layers, or update the layers of the same name and type (re-runs replace)."""
+    from napari.layers import Image, Labels
+
+    classes = {"image": Image, "labels": Labels}
     shown = []
     for data, kwargs, kind in layers:
         name = kwargs["name"]
         existing = viewer.layers[name] if name in viewer.layers else None
-        if existing is not None and type(existing).__name__.lower() == kind and existing.ndim == np.ndim(data):
-            existing.data = data
-            existing.scale, existing.translate = kwargs["scale"], kwargs["translate"]
-            existing.affine = kwargs.get("affine", np.eye(existing.ndim + 1))
-            if "units" in kwargs:
-                existing.units = kwargs["units"]
-            existing.metadata.update(kwargs["metadata"])
-            if kind == "image":
-                existing.reset_contrast_limits()
+        # isinstance, not type(): a plugin's viewer hands out proxies of its layers
+        if existing is not None and isinstance(existing, classes[kind]) and existing.ndim == np.ndim(data):
+            _update(existing, data, kwargs, kind)
             shown.append(existing)
         else:
             if existing is not None:
                 viewer.layers.remove(existing)
             shown.append(getattr(viewer, f"add_{kind}")(data, **kwargs))
     return shown
+
+
+def _update(layer, data, kwargs: dict, kind: str) -> None:
+    """Give an existing layer new data and placement, setting only what changed (each setter
+    re-slices the layer)."""
+    layer.data = data
+    if not np.allclose(layer.scale, kwargs["scale"]):
+        layer.scale = kwargs["scale"]
+    if not np.allclose(layer.translate, kwargs["translate"]):
+        layer.translate = kwargs["translate"]
+    affine = np.asarray(kwargs.get("affine", np.eye(layer.ndim + 1)))
+    if not np.allclose(layer.affine.affine_matrix, affine):
+        layer.affine = affine
+    if "units" in kwargs and tuple(str(u) for u in layer.units) != tuple(str(u) for u in kwargs["units"]):
+        layer.units = kwargs["units"]
+    layer.metadata.update(kwargs["metadata"])
+    if kind == "image":
+        layer.reset_contrast_limits()
 
 
 def allocate_output(data: Any, shape: tuple[int, ...], grid) -> Any:
