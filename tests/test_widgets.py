@@ -538,3 +538,24 @@ def test_batch_size_says_auto(prediction_dock):
     assert prediction_dock.options().batch_size == "auto"
     prediction_dock.batch_size.value = 2
     assert prediction_dock.options().batch_size == 2
+
+
+def test_a_rerun_from_the_plugin_dock_updates_its_layer_in_place(qtbot, make_napari_viewer):
+    """napari hands a plugin's dock a proxy of the viewer whose layers are proxies too; the
+    re-run must still find and update its layer (it removed and re-added it before)."""
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-dacapo", "em_image")
+    _, dock = viewer.window.add_plugin_dock_widget("napari-dacapo", "DaCapo prediction")
+    dock.image.value = dock.viewer.layers["synthetic EM 2D"]
+    dock.network.value = "demo_membranes_2d"
+    dock.run()
+    wait_for_run(qtbot, dock)
+    first = viewer.layers["synthetic EM 2D · demo_membranes_2d"]
+    removed = []
+    viewer.layers.events.removed.connect(lambda event: removed.append(event.value.name))
+    dock.pad.value = "valid"
+    dock.run()
+    wait_for_run(qtbot, dock)
+    assert removed == []
+    assert viewer.layers["synthetic EM 2D · demo_membranes_2d"] is first
+    assert first.data.shape == (256 - 40, 256 - 40)
