@@ -157,6 +157,12 @@ SCENARIOS = {"sample": sample, "cellmap": cellmap, "preview": preview}
 
 
 def main() -> None:
+    import os
+
+    if os.environ.get("BENCH_TORCH_THREADS"):
+        import torch
+
+        torch.set_num_threads(int(os.environ["BENCH_TORCH_THREADS"]))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))

@@ -1,7 +1,9 @@
 """`napari-dacapo predict`: zarr in, zarr out with its placement, clear one-line errors."""
 
+import hashlib
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,10 +19,12 @@ def run_cli(*args):
     return subprocess.run([sys.executable, "-m", "napari_dacapo", *args], capture_output=True, text=True)
 
 
-def test_demo_run_writes_the_same_result_as_predict_in_process(tmp_path):
+def test_demo_run_writes_the_same_result_as_predict_in_process_and_runs_again(tmp_path):
     out = tmp_path / "demo.zarr"
-    result = run_cli("predict", "--demo", str(out))
-    assert result.returncode == 0, result.stderr
+    for _ in range(2):  # the second run recognises the container the first wrote, and rewrites it
+        result = run_cli("predict", "--demo", str(out))
+        assert result.returncode == 0, result.stderr
+    assert zarr.open_group(store=str(out), mode="r").attrs["napari_dacapo_demo"] == 1
     membranes = zarr.open_array(store=str(out), path="membranes/s0", mode="r")
     expected = predict(demo_model(3).load()[1], synthetic_em((64, 128, 128), seed=0).raw, device="cpu")
     np.testing.assert_allclose(membranes[:], expected, rtol=1e-5, atol=1e-5)
@@ -28,6 +32,71 @@ def test_demo_run_writes_the_same_result_as_predict_in_process(tmp_path):
     assert attrs["voxel_size"] == [8, 8, 8] and attrs["offset"] == [0, 0, 0]
     assert attrs["axis_names"] == ["c^", "z", "y", "x"]
     assert attrs["napari_dacapo"]["complete"] is True
+
+
+def tree_digest(path: Path) -> str:
+    """Names, kinds and bytes of everything under ``path`` (or of the file ``path``)."""
+    digest = hashlib.sha256()
+    for item in sorted([path, *path.rglob("*")]) if path.is_dir() else [path]:
+        digest.update(f"{item.relative_to(path.parent)}|{item.is_dir()}|".encode())
+        if item.is_file():
+            digest.update(item.read_bytes())
+    return digest.hexdigest()
+
+
+def other_zarr(path: Path, names: tuple[str, ...]) -> None:
+    root = zarr.open_group(store=str(path), mode="w")
+    for name in names:
+        root.create_array(name, shape=(4, 4), dtype="u1")[:] = 7
+
+
+def folder_with_files(path: Path) -> None:
+    (path / "notes").mkdir(parents=True)
+    (path / "notes" / "todo.txt").write_text("mine")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        folder_with_files,
+        lambda path: path.write_bytes(b"not a folder"),
+        lambda path: other_zarr(path, ("raw",)),
+        lambda path: other_zarr(path, ("raw", "membranes")),
+        lambda path: other_zarr(path, ()),
+    ],
+    ids=["folder", "file", "zarr-with-raw", "zarr-like-a-demo", "empty-zarr-group"],
+)
+def test_demo_refuses_a_path_it_did_not_write_and_leaves_it_untouched(tmp_path, capsys, make):
+    out = tmp_path / "demo.zarr"
+    make(out)
+    before = tree_digest(out)
+    assert main(["predict", "--demo", str(out), "--overwrite"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and str(out) in lines[0] and "choose another path" in lines[0], lines
+    assert tree_digest(out) == before
+
+
+def test_the_worker_command_is_not_listed_but_runs():
+    listed = run_cli("--help")
+    assert listed.returncode == 0 and "{info,predict}" in listed.stdout and "worker" not in listed.stdout
+    unknown = run_cli("bogus")
+    assert unknown.returncode == 2 and "worker" not in unknown.stderr
+    worker = run_cli("worker", "--help")
+    assert worker.returncode == 0 and "DAISY_CONTEXT" in worker.stdout
+
+
+def test_pad_and_batch_size_are_explained():
+    text = " ".join(run_cli("predict", "--help").stdout.split())
+    for words in ("reflect (default) mirrors the image", "zero adds zeros", "valid does not pad", "auto (default)"):
+        assert words in text
+    assert "neuroglancer" in text and "OME-Zarr 0.5" in text and "funlib attributes" in text
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "many"])
+def test_a_bad_batch_size_is_refused_by_the_parser(value, capsys):
+    with pytest.raises(SystemExit):
+        main(["predict", "--demo", "x.zarr", "--batch-size", value])
+    assert "expected a positive integer or auto" in capsys.readouterr().err
 
 
 def write_input(path, data, voxel_size, offset):
@@ -111,3 +180,19 @@ def test_a_3d_input_for_a_2d_network_is_refused(tmp_path):
     )
     assert result.returncode == 1
     assert "voxel_size" in result.stderr or "2D" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "error,code,prefix", [("RunInterrupted", 130, "napari-dacapo: "), ("RunIncomplete", 1, "napari-dacapo: error: ")]
+)
+def test_an_unfinished_run_is_one_line(tmp_path, monkeypatch, capsys, error, code, prefix):
+    import napari_dacapo.blockwise as blockwise
+
+    def run_blockwise(*_args, **_keywords):
+        raise getattr(blockwise, error)("2 of 4 blocks done")
+
+    monkeypatch.setattr(blockwise, "run_blockwise", run_blockwise)
+    model = demo_model(2)
+    args = ["predict", str(model.config_path), "--weights", str(model.weights_path)]
+    assert main([*args, "--input", f"{tmp_path}/in.zarr/raw", "--output", f"{tmp_path}/out.zarr/p"]) == code
+    assert capsys.readouterr().err == f"{prefix}2 of 4 blocks done\n"

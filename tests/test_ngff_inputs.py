@@ -54,7 +54,12 @@ def test_a_level_is_picked_by_voxel_size_or_by_path(tmp_path):
 
 def test_multiscale_wide_transformations_apply_after_the_levels_own(tmp_path):
     source = write_v05(
-        tmp_path / "in.zarr", [(1, 8, 6)], [[1, 2, 2]], [[0, 1, 1]], global_scale=[1, 3, 5], global_translation=[0, 10, 20]
+        tmp_path / "in.zarr",
+        [(1, 8, 6)],
+        [[1, 2, 2]],
+        [[0, 1, 1]],
+        global_scale=[1, 3, 5],
+        global_translation=[0, 10, 20],
     )
     dataset = open_dataset(source, dims=2)
     # world = (index * 2 + 1) * global_scale + global_translation: voxel 0's centre at 13 and 25

@@ -5,9 +5,9 @@ import ast
 import importlib.metadata as metadata
 import re
 import sys
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 
 import napari_dacapo

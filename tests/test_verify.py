@@ -53,3 +53,30 @@ def test_several_problems_are_all_reported():
     valid, message = config(fmaps_in=0, padding="full").verify()
     assert not valid
     assert "fmaps_in" in message and "padding" in message
+
+
+@pytest.mark.parametrize(
+    "changes, reason",
+    [
+        ({"input_shape": Coordinate((52,) * 100_000)}, "must be 2D or 3D, got 100,000D"),
+        ({"downsample_factors": [Coordinate(2, 2, 2)] * 10_000}, "downsample_factors lists 10,000 levels"),
+        ({"fmaps_in": "x" * 100_000}, "fmaps_in must be a positive integer, got 'xxx"),
+        ({"padding": ["valid"] * 100_000}, "is not a valid choice for 'padding'"),
+        ({"upsample_factors": [(0, 0, 0)] * 20}, "(+12 more problems)"),
+        ({"input_shape": Coordinate((10**100,) * 3)}, "an integer of ~101 digits"),
+    ],
+)
+def test_reasons_stay_short_whatever_the_values(changes, reason):
+    valid, message = config(**changes).verify()
+    assert not valid
+    assert reason in message
+    assert "\n" not in message and len(message) < 700
+
+
+def test_absurd_sizes_are_refused_with_the_figure():
+    valid, message = config(input_shape=Coordinate(100_000, 100_000, 100_000)).verify()
+    assert not valid
+    assert "needs ~" in message and "more than the limit of 1.0 TiB" in message
+    valid, message = config(num_fmaps=10**6).verify()
+    assert not valid
+    assert "parameters" in message and "more than the limit of 2,147,483,648" in message

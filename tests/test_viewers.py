@@ -20,7 +20,9 @@ def write_ngff_input(path, data, voxel_size, centre):
     """An OME-Zarr 0.5 image (y, x) in nanometres, written by ome-zarr-models."""
     axes = [Axis(name="y", type="space", unit="nanometer"), Axis(name="x", type="space", unit="nanometer")]
     spec = ArraySpec.from_array(data, dimension_names=["y", "x"])
-    image = Image.new(array_specs=[spec], paths=["s0"], axes=axes, scales=[voxel_size], translations=[centre], name="img")
+    image = Image.new(
+        array_specs=[spec], paths=["s0"], axes=axes, scales=[voxel_size], translations=[centre], name="img"
+    )
     group = image.to_zarr(zarr.storage.LocalStore(str(path)), path="img")
     group["s0"][:] = data
     return f"{path}/img"

@@ -559,3 +559,16 @@ def test_a_rerun_from_the_plugin_dock_updates_its_layer_in_place(qtbot, make_nap
     assert removed == []
     assert viewer.layers["synthetic EM 2D · demo_membranes_2d"] is first
     assert first.data.shape == (256 - 40, 256 - 40)
+
+
+def test_the_summary_counts_the_channels_of_the_run_head(architecture_dock):
+    """The demo's U-Net has 8 output feature maps; its run checkpoint's 1×1×1 head makes them
+    the 1 channel its prediction has."""
+    architecture_dock.start_from.value = "demo_membranes_3d"
+    state = torch.load(demo_model(3).weights_path, weights_only=True)
+    state = state.get("model", state)
+    head = state["prediction_head.weight"].shape[0]
+    assert head == 1
+    assert f"1 → 8 channels, {head} after the run's prediction head" in architecture_dock.summary.value
+    architecture_dock.weights_file.line_edit.value = ""
+    assert "prediction head" not in architecture_dock.summary.value

@@ -1,7 +1,47 @@
-"""napari-dacapo: DaCapo's network architectures in napari."""
+"""napari-dacapo: DaCapo's network architectures in napari.
 
-from .tiling import PredictionCancelled, PredictOptions, plan_prediction, predict
+The public names are imported on first use (PEP 562), so ``import napari_dacapo``, the
+command line's ``--help`` and napari's plugin discovery do not load torch, zarr or napari.
+"""
 
-__version__ = "0.1.0"
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .tiling import PredictionCancelled, PredictOptions, plan_prediction, predict
 
 __all__ = ["PredictOptions", "PredictionCancelled", "__version__", "plan_prediction", "predict"]
+
+_MODULES = {
+    "PredictOptions": ".tiling",
+    "PredictionCancelled": ".tiling",
+    "plan_prediction": ".tiling",
+    "predict": ".tiling",
+}
+
+
+def _version() -> str:
+    """The installed distribution's version (set from the git tag at build time)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("napari-dacapo")
+    except metadata.PackageNotFoundError:  # imported from a source tree that is not installed
+        return "0+unknown"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        value = _version()
+    elif name in _MODULES:
+        value = getattr(importlib.import_module(_MODULES[name], __name__), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,12 +1,23 @@
-"""The ``napari-dacapo`` command line."""
+"""The ``napari-dacapo`` command line.
+
+Only what a command needs is imported, when it runs: ``--help`` and ``info CONFIG`` load no
+torch, zarr or dask.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 from .networks import example_config_paths
+
+DEMO_MARKER = "napari_dacapo_demo"
+"""Root attribute of a container that ``predict --demo`` wrote: a later ``--demo`` may rewrite it."""
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -35,7 +46,7 @@ def _parse_roi(text: str | None) -> tuple[tuple[int, int], ...] | None:
     return tuple((b[0], b[1]) for b in bounds)
 
 
-def _parse_numbers(text: str | None, kind, option: str) -> tuple | None:
+def _parse_numbers(text: str | None, kind: Callable[[str], Any], option: str) -> tuple | None:
     if text is None:
         return None
     try:
@@ -100,17 +111,13 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _predict_demo(args: argparse.Namespace) -> int:
-    import zarr
-
     from .networks import demo_model
     from .sample_data import SAMPLE_VOXEL_SIZE, synthetic_em
 
     container = args.demo
     if not str(container).endswith((".zarr", ".zarr/")):
         raise ValueError(f"--demo {container!r}: expected a path ending in .zarr")
-    root = zarr.open_group(store=str(container), mode="a")
-    if "raw" in root and not args.overwrite:
-        raise FileExistsError(f"{container}/raw exists: pass --overwrite to replace it")
+    root = _demo_container(Path(container))
     em = synthetic_em((64, 128, 128), seed=0)
     raw = root.create_array("raw", shape=em.raw.shape, chunks=(64, 64, 64), dtype="uint8", overwrite=True)
     raw[:] = em.raw
@@ -121,13 +128,48 @@ def _predict_demo(args: argparse.Namespace) -> int:
     return _predict(args)
 
 
+def _demo_container(path: Path) -> Any:
+    """The zarr group for ``--demo``: a new one, or one an earlier ``--demo`` wrote (it is
+    rewritten). Anything else at ``path`` is refused and left as it is."""
+    import zarr
+
+    if path.exists() and not _is_empty_folder(path) and not _is_demo_container(path):
+        raise FileExistsError(f"--demo {path}: exists and is not a container that --demo wrote; choose another path")
+    root = zarr.open_group(store=str(path), mode="a")
+    root.attrs[DEMO_MARKER] = 1
+    return root
+
+
+def _is_empty_folder(path: Path) -> bool:
+    return path.is_dir() and not any(path.iterdir())
+
+
+def _is_demo_container(path: Path) -> bool:
+    import zarr
+
+    if not path.is_dir():
+        return False
+    try:
+        return DEMO_MARKER in zarr.open_group(store=str(path), mode="r").attrs
+    except Exception:  # not a zarr group (zarr raises several kinds): not ours
+        return False
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The commands users see: ``info`` and ``predict`` (``worker`` is apart, see :func:`worker_parser`)."""
     parser = argparse.ArgumentParser(prog="napari-dacapo", description="DaCapo architectures: inspect and predict.")
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_info(commands)
+    _add_predict(commands)
+    return parser
+
+
+def _add_info(commands: Any) -> None:
     info = commands.add_parser(
         "info",
         help="print a network's shapes, context and size",
-        description="Build the network of a config and print its summary.",
+        description="Print the summary of a config's network (without --weights, worked out from the config "
+        "alone; with --weights, measured on the network with its weights loaded).",
     )
     info.add_argument(
         "config",
@@ -137,22 +179,33 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--weights", help="a checkpoint to load (DaCapo run or state dict)")
     info.set_defaults(run=_info)
 
+
+def _add_predict(commands: Any) -> None:
     pred = commands.add_parser(
         "predict",
-        help="predict a zarr dataset into a zarr dataset",
-        description="Predict an input zarr dataset tile by tile and write the result, with its voxel "
-        "size, offset and axis names, into a zarr dataset that napari and neuroglancer place correctly.",
+        help="predict a zarr dataset into an OME-Zarr image",
+        description="Predict an input zarr dataset tile by tile and write the result as an OME-Zarr 0.5 "
+        "image (OUTPUT, with its array in OUTPUT/s0) that carries both OME-Zarr metadata (read by napari, "
+        "neuroglancer, Fiji/MoBIE) and funlib attributes (voxel_size, offset, axis_names: read by DaCapo, "
+        "funlib.persistence, daisy), so each of them places the prediction on its input.",
     )
     pred.add_argument("config", nargs="?", help="a DaCapo config file or a bundled example name")
     pred.add_argument("--weights", help="a checkpoint (DaCapo run checkpoint or state dict)")
     pred.add_argument("--input", help="input dataset, CONTAINER.zarr/DATASET")
-    pred.add_argument("--output", help="output dataset, CONTAINER.zarr/DATASET")
+    pred.add_argument("--output", help="output image, CONTAINER.zarr/NAME (the array is NAME/s0)")
     pred.add_argument("--roi", help="only this part of the input, in voxels: z0:z1,y0:y1,x0:x1")
     pred.add_argument(
         "--voxel-size",
         help="the input's voxel size, z,y,x: picks this level of an OME-NGFF multiscale image",
     )
-    pred.add_argument("--pad", choices=("reflect", "zero", "valid"), default="reflect")
+    pred.add_argument(
+        "--pad",
+        choices=("reflect", "zero", "valid"),
+        default="reflect",
+        help="how the image's border is handled: reflect (default) mirrors the image and zero adds zeros "
+        "beyond its border, so that the output covers the whole input voxel for voxel; valid does not pad: the "
+        "output is smaller by the network's context (half of it on each side), its offset placing it on the input",
+    )
     pred.add_argument(
         "--workers",
         type=int,
@@ -175,7 +228,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--block-shape",
         help="output voxels per block, z,y,x (rounded up to whole tiles; default one tile)",
     )
-    pred.add_argument("--batch-size", type=lambda v: v if v == "auto" else int(v), default="auto")
+    pred.add_argument(
+        "--batch-size",
+        type=_batch_size,
+        default="auto",
+        help="tiles per forward pass in each worker; auto (default): on a CUDA GPU as many as fit in 60%% of "
+        "its free memory (at most 16), 1 on a CPU or MPS; a batch that runs out of GPU memory is halved",
+    )
     pred.add_argument(
         "--dtype",
         choices=("float32", "uint8"),
@@ -196,13 +255,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--demo",
         metavar="OUT.zarr",
         help="write the bundled sample volume to OUT.zarr/raw and predict it with the demo model "
-        "into OUT.zarr/membranes",
+        "into OUT.zarr/membranes; run again, it rewrites the OUT.zarr it wrote (a path it did not write is refused)",
     )
     pred.set_defaults(run=_predict)
 
-    worker = commands.add_parser(
-        "worker",
-        help="serve blocks of a running 'predict' (started by --launcher)",
+
+def worker_parser() -> argparse.ArgumentParser:
+    """``napari-dacapo worker``: what ``predict --workers/--launcher`` starts on each worker.
+
+    Not a command of :func:`build_parser`, so that neither ``--help`` nor the message for an
+    unknown command lists it (a subcommand's ``help=SUPPRESS`` prints "==SUPPRESS==" there)."""
+    worker = argparse.ArgumentParser(
+        prog="napari-dacapo worker",
         description="Predict the blocks a running 'napari-dacapo predict' hands out; the scheduler's "
         "address comes from $DAISY_CONTEXT. Started for you by --workers/--launcher.",
     )
@@ -210,28 +274,70 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--device", default="auto")
     worker.add_argument("--threads", type=int, help="CPU threads for torch")
     worker.set_defaults(run=_worker)
-    return parser
+    return worker
+
+
+def _batch_size(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive integer or auto")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .blockwise.driver import RunIncomplete, RunInterrupted
+    try:
+        try:
+            return _run(argv)
+        finally:
+            sys.stdout.flush()  # inside the try: a reader that has gone (``| head``) is seen here
+    except BrokenPipeError:
+        _discard_stdout()
+        return 1
 
-    args = build_parser().parse_args(argv)
+
+def _run(argv: Sequence[str] | None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["worker"]:
+        args = worker_parser().parse_args(argv[1:])
+    else:
+        args = build_parser().parse_args(argv)
     try:
         return args.run(args)
     except KeyboardInterrupt:
         print("napari-dacapo: interrupted", file=sys.stderr)
         return 130
-    except RunInterrupted as error:
+    except _blockwise_errors("RunInterrupted") as error:
         print(f"napari-dacapo: {error}", file=sys.stderr)
         return 130
-    except RunIncomplete as error:
+    except _blockwise_errors("RunIncomplete") as error:
         print(f"napari-dacapo: error: {error}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        raise
     except (ValueError, KeyError, OSError, MemoryError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"napari-dacapo: error: {message}", file=sys.stderr)
         return 1
+
+
+def _blockwise_errors(*names: str) -> tuple[type[BaseException], ...]:
+    """The blockwise driver's exceptions ``names``, if a command has imported the driver (they
+    cannot be raised otherwise): importing it to name them would load torch for ``--help``."""
+    driver = sys.modules.get("napari_dacapo.blockwise.driver")
+    return tuple(getattr(driver, name) for name in names) if driver is not None else ()
+
+
+def _discard_stdout() -> None:
+    """Point stdout at devnull once its reader has gone, so that Python's flush at exit does
+    not report the broken pipe (the recipe of the docs of :mod:`signal`)."""
+    with contextlib.suppress(OSError, ValueError):  # a stdout without a file descriptor (tests)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 if __name__ == "__main__":

@@ -1,13 +1,18 @@
 """Where a network comes from: the bundled example configs, the bundled demo models (trained
-weights included), a DaCapo config file, and building one of them with its weights."""
+weights included), a DaCapo config file, and building one of them with its weights.
+
+This module imports torch only to build a network (``build_network``, ``DemoModel.load``).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .architectures import Architecture, ArchitectureConfig, as_architecture
+if TYPE_CHECKING:
+    from .architectures import Architecture, ArchitectureConfig
 
 __all__ = [
     "DemoModel",
@@ -93,6 +98,7 @@ def resolve_config(spec: str | Path) -> ArchitectureConfig:
 
 def build_network(config: ArchitectureConfig, weights: str | Path | None = None) -> Architecture:
     """The verified config's network, with ``weights`` loaded when given."""
+    from .architectures import as_architecture
     from .io import load_weights
 
     network = as_architecture(config)

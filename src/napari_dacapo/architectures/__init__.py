@@ -1,13 +1,24 @@
-"""DaCapo's architectures API (``dacapo.experiments.architectures``), without DaCapo."""
+"""DaCapo's architectures API (``dacapo.experiments.architectures``), without DaCapo.
 
-from .architecture import Architecture
-from .architecture_config import ArchitectureConfig
-from .building import as_architecture
-from .cnnectome_unet import CNNectomeUNet
-from .cnnectome_unet_config import CNNectomeUNetConfig
-from .dummy_architecture import DummyArchitecture
-from .dummy_architecture_config import DummyArchitectureConfig
-from .geometry import ShapeError, UNetGeometry
+Each name is imported from its module on first use (PEP 562), so a name loads only its own
+module and what that imports: ``UNetGeometry`` and ``ShapeError`` need no torch, nor does
+``ArchitectureConfig``; the networks (``Architecture`` and its subclasses) do.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .architecture import Architecture
+    from .architecture_config import ArchitectureConfig
+    from .building import as_architecture
+    from .cnnectome_unet import CNNectomeUNet
+    from .cnnectome_unet_config import CNNectomeUNetConfig
+    from .dummy_architecture import DummyArchitecture
+    from .dummy_architecture_config import DummyArchitectureConfig
+    from .geometry import ShapeError, UNetGeometry
 
 __all__ = [
     "Architecture",
@@ -20,3 +31,27 @@ __all__ = [
     "UNetGeometry",
     "as_architecture",
 ]
+
+_MODULES = {
+    "Architecture": ".architecture",
+    "ArchitectureConfig": ".architecture_config",
+    "as_architecture": ".building",
+    "CNNectomeUNet": ".cnnectome_unet",
+    "CNNectomeUNetConfig": ".cnnectome_unet_config",
+    "DummyArchitecture": ".dummy_architecture",
+    "DummyArchitectureConfig": ".dummy_architecture_config",
+    "ShapeError": ".geometry",
+    "UNetGeometry": ".geometry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_MODULES[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

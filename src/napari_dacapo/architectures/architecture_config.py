@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+import importlib
+from typing import Any, ClassVar
 
 import attr
+
+__all__ = ["ArchitectureConfig", "lazy_type"]
+
+
+class lazy_type:
+    """A class attribute naming a class by ``"module:Name"`` (relative to this package) and
+    importing it on first access: a config module then loads without torch, and
+    ``Config.architecture_type is TheNetwork`` still holds once it is looked up."""
+
+    def __init__(self, target: str):
+        self.target = target
+        self._resolved: type | None = None
+
+    def __get__(self, _instance: Any, _owner: type | None = None) -> type:
+        if self._resolved is None:
+            module, _, name = self.target.partition(":")
+            self._resolved = getattr(importlib.import_module(module, __package__), name)
+        return self._resolved
 
 
 @attr.s

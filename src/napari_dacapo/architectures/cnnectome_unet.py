@@ -172,7 +172,22 @@ class CNNectomeUNet(Architecture):
         self.use_attention = config.use_attention
         self.batch_norm = config.batch_norm
         self.geometry = config.geometry()
+        self._refuse_absurd_size()
         self.unet = self.module()
+
+    def _refuse_absurd_size(self) -> None:
+        """``ValueError`` with the figure, before any layer is allocated, for a network too
+        large to build or to run on one tile (the limits of :func:`.size_problems`)."""
+        from .cnnectome_unet_config import size_problems
+
+        shapes = [("input_shape", self._input_shape)]
+        increase = self._eval_shape_increase
+        known = isinstance(increase, tuple | list) and all(isinstance(v, int) and v >= 0 for v in increase)
+        if known and len(increase) == self._input_shape.dims and any(increase):
+            shapes.append(("input_shape + eval_shape_increase", self._input_shape + Coordinate(increase)))
+        problems = size_problems(self, self.geometry, shapes)
+        if problems:
+            raise ValueError(f"cannot build CNNectomeUNet: {'; '.join(problems)}")
 
     def module(self) -> nn.Module:
         """Build the torch module (a U-Net, followed by super-resolution stages if any)."""

@@ -1,4 +1,11 @@
-"""Config of the CNNectome U-Net (DaCapo's ``CNNectomeUNetConfig``), with a real ``verify()``."""
+"""Config of the CNNectome U-Net (DaCapo's ``CNNectomeUNetConfig``), with a real ``verify()``.
+
+``verify()`` also refuses configs that are consistent but absurdly large: more than
+:data:`MAX_LEVELS` levels, more than :data:`MAX_PARAMETERS` parameters, or a tile that needs
+more than :data:`MAX_TILE_BYTES`. Both figures are worked out by arithmetic
+(:func:`unet_parameters`, :func:`unet_tile_bytes`), so nothing is allocated to find out; the
+network refuses to be built from such a config too. This module does not need torch.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +14,24 @@ from typing import Any
 import attr
 from funlib.geometry import Coordinate
 
-from .architecture_config import ArchitectureConfig
-from .cnnectome_unet import CNNectomeUNet
+from .architecture_config import ArchitectureConfig, lazy_type
 from .geometry import ShapeError, UNetGeometry
+from .short_repr import short_repr, squeeze_numbers
+from .unet_size import (  # noqa: F401 (the size arithmetic's names, imported from here before it moved)
+    MAX_LEVELS,
+    MAX_PARAMETERS,
+    MAX_TILE_BYTES,
+    _is_int,
+    format_bytes,
+    format_count,
+    size_problems,
+    unet_parameters,
+    unet_tile_bytes,
+)
 
 PADDINGS = ("valid", "same")
 
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+_MAX_PROBLEMS_SHOWN = 8
 
 
 def _coordinate(value: Any) -> Any:
@@ -52,7 +68,7 @@ class CNNectomeUNetConfig(ArchitectureConfig):
     Fields and defaults are those of dacapo-ml 0.3.5, so DaCapo config files load unchanged.
     """
 
-    architecture_type = CNNectomeUNet
+    architecture_type = lazy_type(".cnnectome_unet:CNNectomeUNet")  # imported on first use (torch)
 
     input_shape: Coordinate = attr.ib(
         converter=_coordinate,
@@ -134,10 +150,16 @@ class CNNectomeUNetConfig(ArchitectureConfig):
         )
 
     def verify(self) -> tuple[bool, str]:
-        """Check the config for consistency and that both input shapes produce output."""
-        problems = self._problems()
+        """Check the config for consistency, that both input shapes produce output, and that
+        the network is not absurdly large (see :func:`size_problems`)."""
+        try:
+            problems = self._problems()
+        except Exception as error:  # a field of a type nothing expects; say so rather than raise
+            return False, f"cannot check the config: {short_repr(error, 120)}"
         if problems:
-            return False, "; ".join(problems)
+            shown = "; ".join(problems[:_MAX_PROBLEMS_SHOWN])
+            more = len(problems) - _MAX_PROBLEMS_SHOWN
+            return False, shown + (f" (+{more} more problems)" if more > 0 else "")
         return True, "valid"
 
     def _problems(self) -> list[str]:
@@ -145,9 +167,9 @@ class CNNectomeUNetConfig(ArchitectureConfig):
 
         def coordinate_problem(field: str, value: Any, dims: int | None) -> str | None:
             if not isinstance(value, tuple) or not all(_is_int(v) for v in value):
-                return f"{field} must be a list of integers, got {value!r}"
+                return f"{field} must be a list of integers, got {short_repr(value)}"
             if any(v < 1 for v in value):
-                return f"{field} must be positive, got {tuple(value)}"
+                return f"{field} must be positive, got {short_repr(tuple(value))}"
             if dims is not None and len(value) != dims:
                 return f"{field} has {len(value)} dims, input_shape has {dims}"
             return None
@@ -157,23 +179,28 @@ class CNNectomeUNetConfig(ArchitectureConfig):
             return [shape_problem]
         dims = len(self.input_shape)
         if dims not in (2, 3):
-            return [f"input_shape must be 2D or 3D, got {dims}D {tuple(self.input_shape)}"]
+            return [f"input_shape must be 2D or 3D, got {dims:,}D {short_repr(tuple(self.input_shape))}"]
 
         if not isinstance(self.name, str) or not self.name:
             problems.append("name must be a non-empty string")
         for field in ("fmaps_out", "fmaps_in", "num_fmaps", "fmap_inc_factor"):
             value = getattr(self, field)
             if not _is_int(value) or value < 1:
-                problems.append(f"{field} must be a positive integer, got {value!r}")
+                problems.append(f"{field} must be a positive integer, got {short_repr(value)}")
         for field in ("constant_upsample", "use_attention", "batch_norm"):
             if not isinstance(getattr(self, field), bool):
-                problems.append(f"{field} must be true or false, got {getattr(self, field)!r}")
-        if self.padding not in PADDINGS:
-            problems.append(f"{self.padding!r} is not a valid choice for 'padding' (valid: 'valid', 'same')")
+                problems.append(f"{field} must be true or false, got {short_repr(getattr(self, field))}")
+        if not isinstance(self.padding, str) or self.padding not in PADDINGS:
+            problems.append(f"{short_repr(self.padding)} is not a valid choice for 'padding' (valid: 'valid', 'same')")
 
         if not isinstance(self.downsample_factors, list) or not self.downsample_factors:
             problems.append("downsample_factors must list at least one factor (one per level)")
             return problems
+        for field in ("downsample_factors", "upsample_factors"):
+            value = getattr(self, field)
+            if isinstance(value, list) and len(value) > MAX_LEVELS:
+                problems.append(f"{field} lists {len(value):,} levels, more than the {MAX_LEVELS} a network may have")
+                return problems
         for i, factor in enumerate(self.downsample_factors):
             problem = coordinate_problem(f"downsample_factors[{i}]", factor, dims)
             if problem:
@@ -184,7 +211,7 @@ class CNNectomeUNetConfig(ArchitectureConfig):
             if value is None:
                 continue
             if not isinstance(value, list) or len(value) != expected:
-                found = len(value) if isinstance(value, list) else repr(value)
+                found = len(value) if isinstance(value, list) else short_repr(value)
                 problems.append(
                     f"{field} must list {expected} levels (downsample_factors has {levels - 1} entries), got {found}"
                 )
@@ -200,12 +227,12 @@ class CNNectomeUNetConfig(ArchitectureConfig):
         if self._eval_shape_increase is not None:
             increase = self._eval_shape_increase
             if not isinstance(increase, tuple) or not all(_is_int(v) and v >= 0 for v in increase):
-                problems.append(f"eval_shape_increase must be non-negative integers, got {increase!r}")
+                problems.append(f"eval_shape_increase must be non-negative integers, got {short_repr(increase)}")
             elif len(increase) != dims:
                 problems.append(f"eval_shape_increase has {len(increase)} dims, input_shape has {dims}")
         if self.upsample_factors is not None:
             if not isinstance(self.upsample_factors, list):
-                problems.append(f"upsample_factors must be a list, got {self.upsample_factors!r}")
+                problems.append(f"upsample_factors must be a list, got {short_repr(self.upsample_factors)}")
             else:
                 for i, factor in enumerate(self.upsample_factors):
                     problem = coordinate_problem(f"upsample_factors[{i}]", factor, dims)
@@ -222,5 +249,7 @@ class CNNectomeUNetConfig(ArchitectureConfig):
             try:
                 geometry.output_shape(shape)
             except ShapeError as error:
-                problems.append(f"{label} {tuple(shape)} gives no output: {error}")
+                reason = squeeze_numbers(str(error))
+                problems.append(f"{label} {short_repr(tuple(shape), 80)} gives no output: {reason}")
+        problems.extend(size_problems(self, geometry, shapes))
         return problems

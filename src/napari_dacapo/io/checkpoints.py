@@ -11,6 +11,7 @@ stand-in for ``Weights``, so no pickled code ever runs.
 from __future__ import annotations
 
 import pickle
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -34,22 +35,114 @@ class Weights:
 _WEIGHTS_QUALNAME = "dacapo.store.weights_store.Weights"
 
 
+def _label(path: Path) -> str:
+    text = str(path)
+    return text if text.isprintable() else repr(text)[1:-1]
+
+
+def _one_line(text: str, limit: int = 160) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _check_file(path: Path, label: str) -> None:
+    """Refuse, with one line, what is not a non-empty regular file."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise CheckpointError(f"{label}: no such file") from None
+    except OSError as error:
+        raise CheckpointError(f"{label}: cannot read ({error.strerror or type(error).__name__})") from None
+    except ValueError:  # a NUL in the path
+        raise CheckpointError(f"{label}: cannot read (not a valid path)") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise CheckpointError(
+            f"{label}: is a directory, not a weights file (a DaCapo run keeps them in checkpoints/iterations/<N>)"
+        )
+    if not stat.S_ISREG(info.st_mode):
+        raise CheckpointError(f"{label}: not a regular file but a device, pipe or socket")
+    if info.st_size == 0:
+        raise CheckpointError(f"{label}: the file is empty (0 bytes), not a torch checkpoint")
+
+
+_ZIP = b"PK\x03\x04"
+_PICKLE = tuple(b"\x80" + bytes([protocol]) for protocol in range(2, 6))
+
+
+def _head(path: Path, size: int = 256) -> bytes:
+    try:
+        with path.open("rb") as file:
+            return file.read(size)
+    except OSError:
+        return b""
+
+
+def _as_text(head: bytes) -> str | None:
+    """``head`` as text if it is UTF-8 (its last character may be cut) without control characters."""
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if error.start < len(head) - 3:
+            return None
+        text = head[: error.start].decode("utf-8")
+    return text if all(c.isprintable() or c in "\t\r\n" for c in text) else None
+
+
+def _what_it_is(head: bytes, path: Path) -> str:
+    """What a file torch cannot read looks like, from its first bytes."""
+    if head.startswith(_ZIP):
+        return "a zip archive torch cannot read (truncated, damaged, or not written by torch.save)"
+    if head.startswith(_PICKLE):
+        return "pickled data torch cannot read (truncated or damaged)"
+    text = _as_text(head)
+    if text is None:
+        return f"binary data starting with bytes {head[:8].hex(' ')}"
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    hint = ""
+    if path.suffix.lower() in (".yaml", ".yml", ".json"):
+        hint = " (a config file? pass it as the config, not as the weights)"
+    return f"a text file starting {_one_line(repr(first), 50)}{hint}"
+
+
+_TORCH_BOILERPLATE = ("Weights only load failed", "Please file an issue", "Check the documentation")
+
+
+def _torch_reason(error: BaseException) -> str:
+    """The telling part of a ``torch.load`` error, on one short line (not its advice on
+    ``weights_only=False``, which would run pickled code)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    telling = [line for line in lines if not line.startswith(_TORCH_BOILERPLATE)]
+    text = " ".join(telling or lines[:1]).removeprefix("WeightsUnpickler error:").strip()
+    if isinstance(error, KeyError | EOFError) or not text:
+        text = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return _one_line(text)
+
+
 def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
-    """The model state dict stored in ``path`` (a run checkpoint or a bare state dict)."""
+    """The model state dict stored in ``path`` (a run checkpoint or a bare state dict).
+
+    Anything else (a directory, an empty, text, truncated or foreign file, a pickle that holds
+    more than tensors) raises :class:`CheckpointError` with one line that names the file.
+    """
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such file")
+    label = _label(path)
+    _check_file(path, label)
     try:
         with torch.serialization.safe_globals([(Weights, _WEIGHTS_QUALNAME)]):
             content = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        raise CheckpointError(
-            f"{path}: refused: the file holds more than tensors and DaCapo's Weights "
-            f"({first_line}). Only weights are loaded; pickled code is never run."
-        ) from None
-    except Exception as error:  # not a torch file at all, truncated, ...
-        raise CheckpointError(f"{path}: not a readable torch checkpoint ({error})") from None
+    except OSError as error:
+        raise CheckpointError(f"{label}: cannot read ({error.strerror or type(error).__name__})") from None
+    except Exception as error:  # not a torch file at all, truncated, code in the pickle, ...
+        head = _head(path)
+        reason = _torch_reason(error)
+        if isinstance(error, pickle.UnpicklingError) and head.startswith((_ZIP, *_PICKLE)):
+            raise CheckpointError(
+                f"{label}: refused: the file holds more than tensors and DaCapo's Weights "
+                f"({reason}). Only weights are loaded; pickled code is never run."
+            ) from None
+        what = _what_it_is(head, path)
+        detail = f" ({reason})" if head.startswith((_ZIP, *_PICKLE)) else ""  # torch's reason says nothing more
+        raise CheckpointError(f"{label}: not a readable torch checkpoint: {what}{detail}") from None
     if isinstance(content, Weights):
         state = getattr(content, "model", None)
     elif isinstance(content, Mapping) and "model" in content:
@@ -62,7 +155,7 @@ def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
     ):
         raise CheckpointError(
-            f"{path}: expected a state dict (names to tensors), a DaCapo Weights object or "
+            f"{label}: expected a state dict (names to tensors), a DaCapo Weights object or "
             f"a dict with 'model'; found {type(content).__name__}"
         )
     return dict(state)
@@ -100,7 +193,7 @@ def _check_fits(module: torch.nn.Module, state: Mapping[str, torch.Tensor], path
         parts.append(f"unexpected keys {listing(unexpected)}")
     if shapes:
         parts.append(f"shape differences {listing(shapes)}")
-    raise CheckpointError(f"{path}: does not fit the {what}: " + "; ".join(parts))
+    raise CheckpointError(f"{_label(path)}: does not fit the {what}: " + "; ".join(parts))
 
 
 class ArchitectureWithHead(Architecture):
@@ -165,7 +258,7 @@ def load_weights(architecture: Architecture, path: str | Path) -> Architecture:
     weight = head_state.get("weight")
     if weight is None or weight.dim() != architecture.dims + 2 or any(s != 1 for s in weight.shape[2:]):
         raise CheckpointError(
-            f"{path}: the prediction head is not a 1×…×1 convolution in {architecture.dims}D "
+            f"{_label(path)}: the prediction head is not a 1×…×1 convolution in {architecture.dims}D "
             f"(weight {None if weight is None else tuple(weight.shape)})"
         )
     conv = {2: torch.nn.Conv2d, 3: torch.nn.Conv3d}[architecture.dims]
@@ -173,7 +266,7 @@ def load_weights(architecture: Architecture, path: str | Path) -> Architecture:
     _check_fits(head, head_state, path, "prediction head")
     if weight.shape[1] != architecture.num_out_channels:
         raise CheckpointError(
-            f"{path}: the prediction head reads {weight.shape[1]} channels, the network "
+            f"{_label(path)}: the prediction head reads {weight.shape[1]} channels, the network "
             f"writes {architecture.num_out_channels}"
         )
     architecture.load_state_dict(arch_state, strict=True)

@@ -104,9 +104,7 @@ def read_ngff_image(group, where: str) -> NgffImage:
         # the multiscale-wide transformations apply after the level's own
         scale = [s * o for s, o in zip(scale, outer_scale, strict=True)]
         translation = [t * o + u for t, o, u in zip(translation, outer_scale, outer_translation, strict=True)]
-        levels.append(
-            NgffLevel(dataset.path, tuple(scale[i] for i in space), tuple(translation[i] for i in space))
-        )
+        levels.append(NgffLevel(dataset.path, tuple(scale[i] for i in space), tuple(translation[i] for i in space)))
     return NgffImage(
         version=version,
         axis_names=tuple(str(axis.name) for axis in axes),

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from magicgui.widgets import ComboBox, Container, FileEdit, Label, PushButton
 
-from ..architectures import as_architecture
 from ..networks import build_network, demo_models, example_config, example_config_paths
-from ..summary import summarize
+from ..summary import summarize_config
 from ..tiling.devices import available_devices, free_memory
 from .config_form import ConfigForm
 from .layout import message_label, scrolling_body, show_text
@@ -69,6 +69,7 @@ class ArchitectureDock(Container):
         self._started_from: str | None = None
         self.config_file.changed.connect(lambda path: self.load_config(path) if str(path) not in ("", ".") else None)
         self.form.changed.connect(self.refresh)
+        self.weights_file.changed.connect(self.refresh)  # a run's head changes the channel count
         self.save_button.changed.connect(lambda: self.save_config(self.save_file.value))
         self.build_button.changed.connect(self.build)
         self.form.set_config(demo_models()["demo_membranes_3d"].load()[0] if demo_models() else _fallback())
@@ -154,8 +155,11 @@ class ArchitectureDock(Container):
         if not valid:
             self.summary.value = ""
             return
-        summary = summarize(as_architecture(config), config.name)
+        summary = summarize_config(config)  # arithmetic: nothing is built on a keystroke
         lines = summary.lines()[1:]
+        head = _head_channels(self.weights_file.value)
+        if head is not None and head != summary.num_out_channels:
+            lines[0] += f", {head} after the run's prediction head (the chosen weights)"
         free = [f"{name} {b / 2**30:.1f} GiB" for name in available_devices() if (b := free_memory(name)) is not None]
         if free:
             lines.append(f"free now:           {', '.join(free)}")
@@ -169,6 +173,26 @@ class ArchitectureDock(Container):
         show_text(self.message, text)
 
 
+@lru_cache(maxsize=8)
+def _head_channels_of(path: str, _mtime: float) -> int | None:
+    from ..io.checkpoints import is_run_checkpoint, read_checkpoint
+
+    try:
+        state = read_checkpoint(path)
+    except (OSError, ValueError):
+        return None  # Build says why
+    weight = state.get("prediction_head.weight")
+    return int(weight.shape[0]) if is_run_checkpoint(state) and weight is not None else None
+
+
+def _head_channels(path) -> int | None:
+    """The output channels of a DaCapo run checkpoint's prediction head (None for a plain
+    state dict, no file, or one that does not load)."""
+    if str(path) in ("", ".") or not Path(path).is_file():
+        return None
+    return _head_channels_of(str(path), Path(path).stat().st_mtime)
+
+
 def _as_wrapping_lines(lines: list[str]) -> str:
     """The summary's aligned ``field:   value`` lines as rich text that wraps in a narrow dock."""
     from html import escape
@@ -176,7 +200,9 @@ def _as_wrapping_lines(lines: list[str]) -> str:
     rows = []
     for line in lines:
         field, _, value = line.partition(":")
-        rows.append(f"<b>{escape(field.strip())}</b>: {escape(value.strip())}" if value else escape(line))
+        rows.append(
+            f"<b>{escape(field.strip(), False)}</b>: {escape(value.strip(), False)}" if value else escape(line, False)
+        )
     return "<br>".join(rows)
 
 

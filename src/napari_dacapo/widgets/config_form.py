@@ -133,12 +133,16 @@ class ConfigForm(Container):
     def _kernels(self, name: str, text: str):
         if not text.strip():
             return None
-        try:
-            levels = yaml.safe_load(text)
-        except yaml.YAMLError as error:
-            raise ValueError(f"{name.replace('_', ' ')}: not readable YAML ({error.problem})") from None
+        from ..io.safe_yaml import YamlRefused, load_yaml
+
+        label = name.replace("_", " ")
+        try:  # bounded like a config file: an alias bomb pasted here is refused, not expanded
+            levels = load_yaml(text)
+        except YamlRefused as error:
+            raise ValueError(f"{label}: {error}") from None
         if not isinstance(levels, list) or not all(isinstance(lv, list) for lv in levels):
-            raise ValueError(f"{name.replace('_', ' ')}: expected a list per level of kernel shapes, got {text!r}")
+            shown = text if len(text) <= 60 else text[:59] + "…"
+            raise ValueError(f"{label}: expected a list per level of kernel shapes, got {shown!r}")
         return levels
 
     def config(self):
