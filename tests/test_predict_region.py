@@ -54,3 +54,24 @@ def test_region_outside_the_image_is_refused():
     network = unet(2)
     with pytest.raises(ValueError, match="outside the image"):
         predict_region(network, np.zeros((50, 50), np.float32), Roi((60, 0), (5, 5)))
+
+
+@pytest.mark.parametrize("pad", ["reflect", "valid"])
+@pytest.mark.parametrize("changes", [{}, {"upsample_factors": [(2, 2)], "input_shape": (44, 44)}], ids=["plain", "sr"])
+def test_the_whole_window_equals_the_full_run_and_covers_what_it_says(pad, changes):
+    network = unet(2, **changes)
+    image = np.random.default_rng(3).random((97, 131), dtype=np.float32)
+    full = predict(network, image, pad=pad, device="cpu")
+    roi = Roi((40, 57), (1, 23))
+    region = predict_region(network, image, roi, pad=pad, device="cpu", whole_window=True)
+    narrow = predict_region(network, image, roi, pad=pad, device="cpu")
+    assert all(w >= n for w, n in zip(region.data.shape, narrow.data.shape, strict=True))
+    assert region.data.shape[1] > 1  # more than the one row asked for
+    begin = region.output_begin
+    expected = full[(slice(None),) + tuple(slice(b, b + s) for b, s in zip(begin, region.data.shape[1:], strict=True))]
+    assert_close(region.data, expected)
+    # covers(): true for the region asked and for one a row further inside; false far away
+    assert region.covers(roi) and narrow.covers(roi)
+    inside = [r for r in range(30, 60) if region.covers(Roi((r, 57), (1, 23)))]
+    assert 40 in inside and len(inside) > 1
+    assert not region.covers(Roi((90, 57), (1, 23))) and not narrow.covers(Roi((41, 57), (1, 23)))

@@ -353,13 +353,19 @@ def test_preview_predicts_the_slice_in_view(qtbot, viewer, prediction_dock):
     prediction_dock.preview.value = True
     qtbot.waitUntil(lambda: any(la.name.startswith("preview: ") for la in viewer.layers), timeout=60_000)
     layer = next(la for la in viewer.layers if la.name.startswith("preview: "))
-    assert layer.data.shape[0] == 1
+    # the smallest valid input of the 3D net predicts a slab of slices around the one in view
     full = predict(demo_model(3).load()[1], image.data, device="cpu")[0]
-    z = round((layer.translate[0] - image.translate[0]) / 8)
-    assert z == 20
-    y0, x0 = (round((t - o) / 8) for t, o in zip(layer.translate[1:], image.translate[1:], strict=True))
-    h, w = layer.data.shape[1:]
-    np.testing.assert_allclose(layer.data[0], full[20, y0 : y0 + h, x0 : x0 + w], rtol=1e-5, atol=1e-5)
+    z0, y0, x0 = (round((t - o) / 8) for t, o in zip(layer.translate, image.translate, strict=True))
+    d, h, w = layer.data.shape
+    assert z0 <= 20 < z0 + d
+    np.testing.assert_allclose(layer.data, full[z0 : z0 + d, y0 : y0 + h, x0 : x0 + w], rtol=1e-5, atol=1e-5)
+    # scrolling to another slice of the slab shows its predicted voxels with no new run
+    qtbot.waitUntil(lambda: not prediction_dock._preview_worker.is_running, timeout=10_000)
+    other = z0 + d - 1 if z0 + d - 1 != 20 else z0
+    workers = prediction_dock._preview_worker
+    viewer.dims.current_step = (other, 64, 64)
+    assert prediction_dock.refresh_preview() is None and prediction_dock._preview_worker is workers
+    assert d > 1 and other != 20
     prediction_dock.preview.value = False
     assert not any(la.name.startswith("preview: ") for la in viewer.layers)
 

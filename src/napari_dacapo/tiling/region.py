@@ -39,17 +39,35 @@ class RegionPrediction:
         image = image if image is not None else Placement.unit(len(self.offset))
         return image.of_output(self.offset, self.upsample)
 
+    def covers(self, roi: Roi) -> bool:
+        """Whether every output voxel centred in ``roi`` (input voxels) is in ``data``: the
+        grid's centres just outside ``data`` fall outside ``roi`` (or the full run's output
+        begins at ``data``). Conservative at the far end of the output."""
+        for d, (offset, up) in enumerate(zip(self.offset, self.upsample, strict=True)):
+            lo, hi = Fraction(2 * roi.begin[d] - 1, 2), Fraction(2 * roi.end[d] - 1, 2)
+            step = Fraction(1, up)
+            last = offset + (self.data.shape[d + 1] - 1) * step
+            if not (self.output_begin[d] == 0 or offset - step < lo) or last + step < hi:
+                return False
+        return True
+
 
 def predict_region(
     architecture,
     image: Any,
     roi: Roi,
     options: PredictOptions | None = None,
+    *,
+    whole_window: bool = False,
     **keywords: Any,
 ) -> RegionPrediction:
     """Predict the output voxels whose centres lie in ``roi`` (input voxel coordinates), with
     the full run's ``pad`` and tiles (``use_eval_shape_increase``); the device, batch size and
     dtype options apply too.
+
+    ``whole_window``: return every output voxel the one forward pass computes (inside the full
+    run's output), not only those in ``roi``: a valid network's smallest input gives a slab
+    of several slices for one slice in view, all equal to the full run's voxels there.
 
     Returns the voxels, where they sit in the full run's output and their exact position.
     """
@@ -91,6 +109,8 @@ def predict_region(
             full.output_shape[d] - first,
             _ceil((hi_centre - window.begin[d] - local_plan.output_offset[d]) * a),
         )
+        if whole_window:
+            k_lo, k_hi = max(0, -first), min(local.shape[d + 1], full.output_shape[d] - first)
         if k_hi <= k_lo:
             raise ValueError(f"no output voxel of the network falls in {roi} (axis {d})")
         keep.append(slice(k_lo, k_hi))

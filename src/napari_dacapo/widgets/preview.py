@@ -24,8 +24,10 @@ class PreviewMixin:
     _preview_worker: Any = None
     _preview_generation: int = 0
     _preview_timer: Any = None
+    _preview_cache: tuple | None = None  # (what was asked, the RegionPrediction shown)
 
     def _on_preview_toggled(self, on: bool) -> None:
+        self._preview_cache = None
         if on:
             self.refresh_preview()
         elif self.viewer is not None:
@@ -67,18 +69,29 @@ class PreviewMixin:
         except (ValueError, KeyError) as error:
             self.show_error(str(error.args[0] if error.args else error))
             return None
+        options = self.options(batch_size="auto")
+        # what the shown layer depends on besides the region in view
+        asked = (job_layer.name, id(job_layer.data), entry.name, id(entry.network), options, index)
+        asked += (self.output.value, float(self.threshold.value), tuple(job_layer.scale), tuple(job_layer.translate))
+        cached = self._preview_cache
+        if cached is not None and cached[0] == asked and cached[1].covers(roi):
+            return None  # the layer already holds these voxels (a slab around the slice in view)
         self._preview_generation += 1
         generation = self._preview_generation
-        options = self.options(batch_size="auto")
         image = Placement(job_layer.scale, job_layer.translate)
         started = time.perf_counter()
+        # a valid network computes a slab (and a margin) for one slice: keep all of it, so
+        # scrolling and panning inside it show predicted voxels without another run
+        unet = getattr(entry.network, "architecture", entry.network)  # a run's model: its U-Net
+        whole = getattr(unet, "padding", "same") == "valid"
 
         def work():
-            return predict_region(entry.network, data, roi, options)
+            return predict_region(entry.network, data, roi, options, whole_window=whole)
 
         def done(region):
             if generation != self._preview_generation or not self.preview.value:
                 return  # a newer view was asked for
+            self._preview_cache = (asked, region) if whole else None
             # the slice in view keeps its place; the region sits where the full run puts it
             placement = image[-dims - extra : -dims].at(index) + region.placement(image[-dims:])
             prediction = region.data.reshape(region.data.shape[:1] + (1,) * extra + region.data.shape[1:])
@@ -94,7 +107,11 @@ class PreviewMixin:
                 affine=affine,
             )
             show(self.viewer, layers)
-            self.message.value = f"preview of {tuple(roi.shape)} voxels in {time.perf_counter() - started:.2f} s"
+            predicted = " × ".join(str(n) for n in region.data.shape[1:])
+            self.message.value = (
+                f"preview of {tuple(roi.shape)} voxels in {time.perf_counter() - started:.2f} s "
+                f"({predicted} predicted: scrolling inside them needs no new run)"
+            )
 
         worker = thread_worker(work, start_thread=False)()
         worker.returned.connect(done)
