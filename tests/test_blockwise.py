@@ -93,6 +93,10 @@ def test_two_workers_write_what_predict_computes_in_process(tmp_path, volume):
     assert main(command(MODEL_3D, source, output, "--workers", "2")) == 0
     result = zarr.open_array(store=f"{output}/s0", mode="r")
     assert_close(result[:], expected)
+    # and bit for bit what one process writes: workers run the forward with its thread count
+    alone = f"{tmp_path}/out.zarr/alone"
+    assert main(command(MODEL_3D, source, alone, "--workers", "1")) == 0
+    np.testing.assert_array_equal(result[:], zarr.open_array(store=f"{alone}/s0", mode="r")[:])
     assert result.chunks[0] == 1  # one chunk per channel and tile: workers never share a chunk
     attrs = dict(result.attrs)
     assert attrs["napari_dacapo"]["complete"] is True and attrs["napari_dacapo"]["blocks"] == 8
