@@ -78,7 +78,7 @@ def test_demo_refuses_a_path_it_did_not_write_and_leaves_it_untouched(tmp_path, 
 
 def test_the_worker_command_is_not_listed_but_runs():
     listed = run_cli("--help")
-    assert listed.returncode == 0 and "{info,predict}" in listed.stdout and "worker" not in listed.stdout
+    assert listed.returncode == 0 and "{info,predict," in listed.stdout and "worker" not in listed.stdout
     unknown = run_cli("bogus")
     assert unknown.returncode == 2 and "worker" not in unknown.stderr
     worker = run_cli("worker", "--help")

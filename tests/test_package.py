@@ -17,11 +17,15 @@ SOURCE = ROOT / "src" / "napari_dacapo"
 META = metadata.metadata("napari-dacapo")
 
 
-def requirement_names() -> dict[str, str]:
-    """Runtime requirements (no extras) by normalised name → the requirement text."""
+OPTIONAL = {"export": "bioimageio"}  # subpackages that need an extra: the extra they need
+
+
+def requirement_names(extra: str | None = None) -> dict[str, str]:
+    """Runtime requirements (and ``extra``'s) by normalised name → the requirement text."""
     names = {}
     for requirement in metadata.requires("napari-dacapo") or []:
-        if "extra ==" in requirement:
+        marker = requirement.split(";", 1)[1].replace('"', "'") if ";" in requirement else ""
+        if "extra ==" in marker and f"extra == '{extra}'" not in marker:
             continue
         name = re.split(r"[ <>=!~;\[]", requirement, maxsplit=1)[0]
         names[re.sub(r"[-_.]+", "-", name).lower()] = requirement
@@ -52,10 +56,13 @@ def test_the_version_comes_from_git_and_the_package_reports_it():
     assert napari_dacapo.__version__ == metadata.version("napari-dacapo")
 
 
-def third_party_imports() -> set[str]:
-    """Top-level modules the package's code imports, other than itself and the standard library."""
+def third_party_imports(subpackage: str | None = None) -> set[str]:
+    """Top-level modules the package's code (or one subpackage's) imports, other than itself
+    and the standard library; without ``subpackage``, the optional subpackages are left out."""
     found = set()
-    for path in SOURCE.rglob("*.py"):
+    for path in (SOURCE / subpackage if subpackage else SOURCE).rglob("*.py"):
+        if subpackage is None and path.relative_to(SOURCE).parts[0] in OPTIONAL:
+            continue
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
                 found |= {alias.name.split(".")[0] for alias in node.names}
@@ -78,6 +85,15 @@ def test_every_imported_library_is_a_declared_requirement_and_nothing_unused_is(
     assert "tqdm" not in declared and "npe2" not in declared
     assert re.search(r"zarr>=3", declared["zarr"]), declared["zarr"]
     assert re.search(r"torch>=2\.\d+$", declared["torch"].replace(" ", "")), "torch stays a range"
+
+
+def test_an_optional_subpackage_imports_only_what_its_extra_declares():
+    distributions = metadata.packages_distributions()
+    for subpackage, extra in OPTIONAL.items():
+        declared = requirement_names(extra)
+        for module in third_party_imports(subpackage):
+            names = {re.sub(r"[-_.]+", "-", d).lower() for d in distributions.get(module, [module])}
+            assert names & set(declared), f"{subpackage}/ imports {module}, not in [{extra}] nor the requirements"
 
 
 def test_the_manifest_is_a_file_inside_the_package_and_claims_no_n5():

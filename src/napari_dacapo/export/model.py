@@ -1,0 +1,32 @@
+"""The architecture callable of an exported package's ``pytorch_state_dict`` weights.
+
+A bioimage.io package names ``napari_dacapo.export.model.dacapo_network`` with the network's
+DaCapo config (and its prediction head, if any) as keyword arguments; a consumer with
+napari-dacapo installed builds the same module and loads the package's state dict into it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+__all__ = ["dacapo_network"]
+
+
+def dacapo_network(config: dict[str, Any], head: dict[str, Any] | None = None) -> torch.nn.Module:
+    """The network of the DaCapo architecture config ``config`` (a dict with ``__type__``).
+
+    ``head``: ``{"in_channels", "out_channels", "bias"}`` of a DaCapo run's 1×…×1 prediction
+    head, which then follows the architecture (as in a run checkpoint).
+    """
+    from ..architectures import as_architecture
+    from ..io import config_from_dict
+    from ..io.checkpoints import ArchitectureWithHead
+
+    network = as_architecture(config_from_dict(dict(config), "bioimage.io kwargs"))
+    if head is None:
+        return network
+    conv = {2: torch.nn.Conv2d, 3: torch.nn.Conv3d}[network.dims]
+    layer = conv(int(head["in_channels"]), int(head["out_channels"]), 1, bias=bool(head.get("bias", True)))
+    return ArchitectureWithHead(network, layer)

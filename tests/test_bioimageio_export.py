@@ -1,0 +1,132 @@
+"""bioimage.io export: the package passes bioimageio.core's test, declares the network's sizes,
+reproduces our engine, and bad input is refused with one line."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("bioimageio.core")
+
+from napari_dacapo.architectures import CNNectomeUNetConfig  # noqa: E402
+from napari_dacapo.cli import main  # noqa: E402
+from napari_dacapo.export import export_bioimageio  # noqa: E402
+from napari_dacapo.export.sizes import axis_sizes  # noqa: E402
+from napari_dacapo.networks import build_network, demo_models, resolve_config  # noqa: E402
+
+DEMO = "demo_membranes_2d"
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("bioimageio") / "demo.zip"
+    return export_bioimageio(DEMO, out, authors="A. Author; B. Author")
+
+
+def _demo_network():
+    return build_network(resolve_config(DEMO), demo_models()[DEMO].weights_path).eval()
+
+
+def test_test_model_passes(package: Path) -> None:
+    from bioimageio.core import test_model
+
+    summary = test_model(package)
+    failed = [d.name for d in summary.details if d.status != "passed"]
+    assert summary.status == "passed", failed
+
+
+def test_declared_sizes_are_the_networks(package: Path) -> None:
+    from bioimageio.spec import load_model_description
+
+    model = load_model_description(package)
+    network = _demo_network()
+    inputs, outputs = model.inputs[0].axes, model.outputs[0].axes
+    assert [str(a.id) for a in inputs] == ["batch", "channel", "y", "x"]
+    for n in range(4):
+        shape = tuple(a.size.get_size(n) for a in inputs[2:])
+        declared_out = tuple(o.size.get_size(o, i, n=n) for i, o in zip(inputs[2:], outputs[2:], strict=True))
+        assert declared_out == tuple(network.output_shape(shape)), (n, shape)
+    assert tuple(inputs[2].size.get_size(n) for n in range(2)) == (44, 48)
+
+
+def test_tiny_config_sizes() -> None:
+    config = CNNectomeUNetConfig(
+        name="tiny",
+        input_shape=(60, 70),
+        fmaps_out=2,
+        fmaps_in=1,
+        num_fmaps=2,
+        fmap_inc_factor=2,
+        downsample_factors=[(2, 3)],
+    )
+    network = build_network(config)
+    sizes = axis_sizes(network)
+    assert [s.step for s in sizes] == [2, 3]
+    for axis, s in enumerate(sizes):
+        assert s.min <= network.input_shape[axis] and (network.input_shape[axis] - s.min) % s.step == 0
+        below = list(network.input_shape)
+        below[axis] = s.min - s.step
+        with pytest.raises(ValueError):
+            network.output_shape(tuple(below))
+    for n in range(4):
+        shape = tuple(s.input_size(n) for s in sizes)
+        assert tuple(network.output_shape(shape)) == tuple(s.output_size(v) for s, v in zip(sizes, shape, strict=True))
+
+
+def test_prediction_equals_our_engine(package: Path) -> None:
+    from bioimageio.core import predict as bioimageio_predict
+    from bioimageio.spec import load_model_description
+
+    from napari_dacapo import predict
+    from napari_dacapo.sample_data import synthetic_em
+
+    image = np.asarray(synthetic_em((220, 220), seed=1).raw, dtype=np.uint8)
+    ours = predict(_demo_network(), image, pad="valid", device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sample = bioimageio_predict(model=load_model_description(package), inputs={"raw": image[None, None]})
+    theirs = sample.members["prediction"].data.values[0]
+    assert theirs.shape == ours.shape
+    assert np.abs(theirs - ours).max() < 1e-5
+
+
+def test_cli_writes_a_valid_package_and_refuses_an_existing_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], package: Path
+) -> None:
+    from bioimageio.spec import load_description
+
+    out = tmp_path / "cli.zip"
+    assert main(["export-bioimageio", DEMO, str(out), "--authors", "A; B", "--cite", "10.1101/2024.02.20.579150"]) == 0
+    assert load_description(out, perform_io_checks=False).type == "model"
+    before = out.read_bytes()
+    capsys.readouterr()
+    assert main(["export-bioimageio", DEMO, str(out), "--authors", "A"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("napari-dacapo: error:") and "--overwrite" in err and len(err.strip().splitlines()) == 1
+    assert out.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        ([DEMO, "OUT"], "authors"),
+        ([DEMO, "OUT", "--authors", "A", "--weights", "WRONG"], "does not fit"),
+        (["BADCONFIG", "OUT", "--authors", "A"], "BADCONFIG"),
+    ],
+)
+def test_cli_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], arguments, words) -> None:
+    wrong = tmp_path / "wrong.pt"
+    import torch
+
+    torch.save({"nothing.weight": torch.zeros(1)}, wrong)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("__type__: CNNectomeUNetConfig\nname: bad\ninput_shape: [7, 7]\n", encoding="utf-8")
+    replace = {"OUT": str(tmp_path / "out.zip"), "WRONG": str(wrong), "BADCONFIG": str(bad)}
+    assert main(["export-bioimageio", *(replace.get(a, a) for a in arguments)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("napari-dacapo: error:") and len(err.splitlines()) == 1, err
+    assert words.replace("BADCONFIG", "bad.yaml") in err
+    assert not (tmp_path / "out.zip").exists()
