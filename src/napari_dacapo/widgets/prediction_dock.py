@@ -118,6 +118,7 @@ class PredictionDock(PreviewMixin, Container):
             [self.predict_button, self.cancel_button, self.progress, self.message],
         )
         self.worker = None
+        _warm_torch_imports()
         self._job: Job | None = None
         self._tiles = ""  # "N tiles of a × b voxels" of the running prediction
         self._preview_worker = None
@@ -345,6 +346,13 @@ class PredictionDock(PreviewMixin, Container):
     def show_error(self, text: str) -> None:
         """The cause in one line; the rest (missing keys, shapes…) behind "details"."""
         show_text(self.message, f"✗ {text}", _BAD)
+
+
+def _warm_torch_imports() -> None:
+    """Import now what torch imports on its first meta-device forward (the engine's memory
+    estimate): sympy, through torch.fx's symbolic shapes, about 250 ms. Imported in the
+    worker it held the GIL and froze the GUI for that long at the start of the first run."""
+    import torch.fx.experimental.symbolic_shapes  # noqa: F401
 
 
 def _tiles_text(step) -> str:
