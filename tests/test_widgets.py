@@ -578,3 +578,19 @@ def test_the_summary_counts_the_channels_of_the_run_head(architecture_dock):
     assert f"1 → 8 channels, {head} after the run's prediction head" in architecture_dock.summary.value
     architecture_dock.weights_file.line_edit.value = ""
     assert "prediction head" not in architecture_dock.summary.value
+
+
+def test_the_architecture_dock_exports_to_bioimageio(qtbot, architecture_dock, tmp_path):
+    from bioimageio.spec import load_description
+
+    dock = architecture_dock
+    dock.start_from.value = "demo_membranes_2d"
+    dock.export_file.value = tmp_path / "demo.zip"
+    worker = dock.export()  # no authors: bioimage.io requires them, the dock asks by name
+    qtbot.waitUntil(lambda: dock.export_button.enabled, timeout=60_000)
+    assert worker is not None and "authors" in dock.message.value and not (tmp_path / "demo.zip").exists()
+    dock.authors.value = "A. Tester"
+    dock.export()
+    qtbot.waitUntil(lambda: dock.export_button.enabled and "exported" in dock.message.value, timeout=120_000)
+    description = load_description(tmp_path / "demo.zip")
+    assert description.name and [a.name for a in description.authors] == ["A. Tester"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from magicgui.widgets import ComboBox, Container, FileEdit, Label, PushButton
+from magicgui.widgets import ComboBox, Container, FileEdit, Label, LineEdit, PushButton
 
 from ..networks import build_network, demo_models, example_config, example_config_paths
 from ..summary import summarize_config
@@ -46,6 +46,12 @@ class ArchitectureDock(Container):
         self.weights_file.tooltip = "A DaCapo run checkpoint (checkpoints/iterations/N) or a state dict."
         self.save_file = FileEdit(label="save config as", mode="w", filter="DaCapo config (*.yaml *.json)")
         self.save_button = PushButton(text="Save config")
+        self.export_file = FileEdit(label="export to", mode="w", filter="bioimage.io package (*.zip)")
+        self.export_file.tooltip = "A bioimage.io model package (.zip) of this network and its weights."
+        self.authors = LineEdit(label="authors", value="")
+        self.authors.native.setPlaceholderText("required by bioimage.io: A; B")
+        self.export_button = PushButton(text="Export to bioimage.io")
+        self.export_worker = None
         self.build_button = PushButton(text="Build")
         self.message = message_label()
         # verify's verdict and the summary span the dock's width (no label column beside them)
@@ -56,6 +62,7 @@ class ArchitectureDock(Container):
                 self.status,
                 self.summary,
                 Container(labels=True, widgets=[self.weights_file, self.save_file, self.save_button]),
+                Container(labels=True, widgets=[self.export_file, self.authors, self.export_button]),
             ],
             [self.build_button, self.message],
             labels=False,
@@ -71,6 +78,7 @@ class ArchitectureDock(Container):
         self.form.changed.connect(self.refresh)
         self.weights_file.changed.connect(self.refresh)  # a run's head changes the channel count
         self.save_button.changed.connect(lambda: self.save_config(self.save_file.value))
+        self.export_button.changed.connect(self.export)
         self.build_button.changed.connect(self.build)
         self.form.set_config(demo_models()["demo_membranes_3d"].load()[0] if demo_models() else _fallback())
 
@@ -117,6 +125,50 @@ class ArchitectureDock(Container):
             return False
         self.show_message(f"saved {path}")
         return True
+
+    def export(self) -> Any:
+        """Write the network and its weights as a bioimage.io package, in a worker thread;
+        returns the worker (None if the dock refused)."""
+        from napari.qt.threading import thread_worker
+
+        config, valid, reason = self._verified()
+        path = self.export_file.value
+        if not valid:
+            self.show_error(f"cannot export: {reason}")
+            return None
+        if str(path) in ("", "."):
+            self.show_error("choose a file to export to (export to …)")
+            return None
+        try:
+            from ..export import export_bioimageio
+        except ImportError as error:
+            self.show_error(f"bioimage.io export needs its extra: pip install 'napari-dacapo[bioimageio]' ({error})")
+            return None
+        weights = self.weights_file.value
+        weights = None if str(weights) in ("", ".") else Path(weights)
+        authors = self.authors.value.strip() or None
+
+        def work():
+            try:
+                return export_bioimageio(config, path, weights=weights, authors=authors)
+            except (ValueError, OSError, RuntimeError) as error:  # the cause, for the dock to show
+                return ("failed", str(error))  # (a returned exception would be raised by the worker)
+
+        def done(out) -> None:
+            if isinstance(out, tuple):
+                self.show_error(f"export failed: {out[1]}")
+            else:
+                self.show_message(f"exported {Path(out).name} (bioimage.io 0.5)")
+
+        worker = thread_worker(work, start_thread=False)()
+        worker.returned.connect(done)
+        worker.errored.connect(lambda error: self.show_error(f"export failed: {error}"))
+        worker.finished.connect(lambda: setattr(self.export_button, "enabled", True))
+        self.export_button.enabled = False
+        self.show_message(f"exporting {config.name} to {Path(path).name} …")
+        self.export_worker = worker
+        worker.start()
+        return worker
 
     def build(self) -> RegisteredNetwork | None:
         """Build the network (with the chosen weights) and register it under its name."""
