@@ -157,7 +157,9 @@ def _is_demo_container(path: Path) -> bool:
 
 def build_parser() -> argparse.ArgumentParser:
     """The commands users see: ``info`` and ``predict`` (``worker`` is apart, see :func:`worker_parser`)."""
-    parser = argparse.ArgumentParser(prog="napari-dacapo", description="DaCapo architectures: inspect and predict.")
+    parser = argparse.ArgumentParser(
+        prog="napari-dacapo", description="DaCapo architectures: inspect, predict, export to bioimage.io."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     _add_info(commands)
     _add_predict(commands)
