@@ -90,13 +90,22 @@ def setup():
     return viewer, architecture, prediction
 
 
-def sample(viewer, architecture, prediction, meter, seconds):
+def open_with_network(viewer, architecture, prediction, network: str, image=None) -> None:
+    """A fresh viewer state: ``image`` (default: the 3D sample volume) and ``network`` built in
+    the architecture dock and chosen in the prediction dock."""
     viewer.layers.clear()
-    viewer.open_sample("napari-dacapo", "em_volume")
-    architecture.start_from.value = "demo_membranes_3d"
+    if image is None:
+        viewer.open_sample("napari-dacapo", "em_volume")
+    else:
+        viewer.add_image(image, name="image")
+    architecture.start_from.value = network
     architecture.build()
-    prediction.image.value = viewer.layers["synthetic EM 3D"]
-    prediction.network.value = "demo_membranes_3d"
+    prediction.image.value = viewer.layers[-1] if image is not None else viewer.layers["synthetic EM 3D"]
+    prediction.network.value = network
+
+
+def sample(viewer, architecture, prediction, meter, seconds):
+    open_with_network(viewer, architecture, prediction, "demo_membranes_3d")
     spin(0.5)
     meter.start()
     prediction.run()
@@ -106,13 +115,8 @@ def sample(viewer, architecture, prediction, meter, seconds):
 
 
 def cellmap(viewer, architecture, prediction, meter, seconds):
-    viewer.layers.clear()
-    rng = np.random.default_rng(0)
-    viewer.add_image(rng.integers(0, 255, (1, 128, 256, 256), dtype=np.uint8), name="c128")
-    architecture.start_from.value = "cellmap_unet3d"
-    architecture.build()
-    prediction.image.value = viewer.layers["c128"]
-    prediction.network.value = "cellmap_unet3d"
+    image = np.random.default_rng(0).integers(0, 255, (1, 128, 256, 256), dtype=np.uint8)
+    open_with_network(viewer, architecture, prediction, "cellmap_unet3d", image)
     spin(0.5)
     meter.start()
     prediction.run()
@@ -128,12 +132,7 @@ def scroll(viewer, architecture, prediction, meter, seconds):
 
 
 def preview(viewer, architecture, prediction, meter, seconds, on=True):
-    viewer.layers.clear()
-    viewer.open_sample("napari-dacapo", "em_volume")
-    architecture.start_from.value = "demo_membranes_3d"
-    architecture.build()
-    prediction.image.value = viewer.layers["synthetic EM 3D"]
-    prediction.network.value = "demo_membranes_3d"
+    open_with_network(viewer, architecture, prediction, "demo_membranes_3d")
     camera = viewer_camera(viewer)
     # the whole 128 × 128 plane in view (napari resets the view to the volume)
     prediction.preview.value = on

@@ -6,16 +6,15 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import bioimageio.core  # noqa: F401  (the testing extra has it: a missing install fails, never skips)
 import numpy as np
 import pytest
 
-pytest.importorskip("bioimageio.core")
-
-from napari_dacapo.architectures import CNNectomeUNetConfig  # noqa: E402
-from napari_dacapo.cli import main  # noqa: E402
-from napari_dacapo.export import export_bioimageio  # noqa: E402
-from napari_dacapo.export.sizes import axis_sizes  # noqa: E402
-from napari_dacapo.networks import build_network, demo_models, resolve_config  # noqa: E402
+from napari_dacapo.architectures import CNNectomeUNetConfig
+from napari_dacapo.cli import main
+from napari_dacapo.export import export_bioimageio
+from napari_dacapo.export.sizes import axis_sizes
+from napari_dacapo.networks import build_network, demo_models, resolve_config
 
 DEMO = "demo_membranes_2d"
 

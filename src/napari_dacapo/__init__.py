@@ -6,8 +6,9 @@ command line's ``--help`` and napari's plugin discovery do not load torch, zarr 
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from ._lazy import lazy_names
 
 if TYPE_CHECKING:
     from .tiling import PredictionCancelled, PredictOptions, plan_prediction, predict
@@ -32,16 +33,15 @@ def _version() -> str:
         return "0+unknown"
 
 
-def __getattr__(name: str) -> Any:
-    if name == "__version__":
-        value = _version()
-    elif name in _MODULES:
-        value = getattr(importlib.import_module(_MODULES[name], __name__), name)
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value
-    return value
+_lazy_getattr, _lazy_dir = lazy_names(__name__, _MODULES)
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    return sorted({*_lazy_dir(), "__version__"})
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        globals()[name] = value = _version()
+        return value
+    return _lazy_getattr(name)

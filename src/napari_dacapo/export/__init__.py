@@ -5,14 +5,9 @@ Importing this package loads nothing heavy; the export module needs the ``bioima
 
 from __future__ import annotations
 
-from typing import Any
+from .._lazy import lazy_names
 
 __all__ = ["export_bioimageio"]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "export_bioimageio":
-        from .bioimageio import export_bioimageio
-
-        return export_bioimageio
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_names(__name__, {"export_bioimageio": ".bioimageio"})

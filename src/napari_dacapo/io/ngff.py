@@ -97,10 +97,10 @@ def read_ngff_image(group, where: str) -> NgffImage:
     ndim = len(axes)
     outer = multiscale.coordinateTransformations
     space = [i for i, axis in enumerate(axes) if axis.type == "space"]
+    outer_scale, outer_translation = _compose(outer, ndim, where)
     levels = []
     for dataset in multiscale.datasets:
         scale, translation = _compose(dataset.coordinateTransformations, ndim, where)
-        outer_scale, outer_translation = _compose(outer, ndim, where)
         # the multiscale-wide transformations apply after the level's own
         scale = [s * o for s, o in zip(scale, outer_scale, strict=True)]
         translation = [t * o + u for t, o, u in zip(translation, outer_scale, outer_translation, strict=True)]

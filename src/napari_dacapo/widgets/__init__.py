@@ -5,8 +5,7 @@ core. Names are imported on first use, so the Qt-free helpers here (``registry``
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from .._lazy import lazy_names
 
 __all__ = ["ArchitectureDock", "NetworkRegistry", "PredictionDock", "RegisteredNetwork", "registry"]
 
@@ -19,11 +18,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(_WHERE[name], __name__), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)
