@@ -39,6 +39,17 @@ class UNetGeometry:
     kernel_size_up: tuple[tuple[Coordinate, ...], ...]
     padding: str = "valid"
     upsample_factors: tuple[Coordinate, ...] = ()
+    head_kernel: Coordinate | None = None
+    """A DaCapo task's prediction head with a kernel larger than 1 (unpadded, at the output's
+    resolution); None for the 1×…×1 heads and for a bare network."""
+
+    def with_head(self, kernel: Sequence[int] | None) -> UNetGeometry:
+        """The same network followed by an unpadded head convolution of ``kernel``."""
+        from dataclasses import replace
+
+        if kernel is None or all(k == 1 for k in kernel):
+            return replace(self, head_kernel=None)
+        return replace(self, head_kernel=Coordinate(kernel))
 
     @property
     def dims(self) -> int:
@@ -150,6 +161,10 @@ class UNetGeometry:
                 axis,
                 "valid",
                 "the convolutions after super-resolution upsampling",
+            )
+        if self.head_kernel is not None:
+            size, centre = self._conv(
+                size, centre, spacing, (self.head_kernel,), axis, "valid", "the prediction head's convolution"
             )
         return AxisResult(size, centre, spacing)
 

@@ -161,9 +161,44 @@ def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     return dict(state)
 
 
+def run_layout(state: Mapping[str, torch.Tensor]) -> str | None:
+    """Which DaCapo ``Model`` layout ``state`` has: ``"0.3.5"`` (``architecture.*`` and
+    ``prediction_head.*``, duplicated under ``chain.*``), ``"main"`` (DaCapo's main branch:
+    only ``chain.0.*``, the U-Net module itself, and ``chain.1.*``, the head), ``"chain"``
+    (a ``Model.chain`` state dict: ``0.unet.*`` and ``1.*``), or None for a bare network."""
+    keys = list(state)
+    if any(k.startswith("architecture.") for k in keys) and any(k.startswith("prediction_head.") for k in keys):
+        return "0.3.5"
+    if any(k.startswith("chain.0.") for k in keys) and any(k.startswith("chain.1.") for k in keys):
+        return "0.3.5" if any(k.startswith("chain.0.unet.") for k in keys) else "main"
+    if any(k.startswith("0.unet.") for k in keys) and any(k.startswith("1.") for k in keys):
+        return "chain"
+    return None
+
+
 def is_run_checkpoint(state: Mapping[str, torch.Tensor]) -> bool:
-    """Whether ``state`` is a DaCapo ``Model`` (architecture + prediction head)."""
-    return any(k.startswith("architecture.") for k in state) and any(k.startswith("prediction_head.") for k in state)
+    """Whether ``state`` is a DaCapo ``Model`` (architecture + prediction head), in any layout."""
+    return run_layout(state) is not None
+
+
+def split_run_state(state: Mapping[str, torch.Tensor]) -> tuple[dict, dict, str]:
+    """A run model's state as (the architecture's state dict, the head's, the layout).
+
+    The architecture's keys are those of :class:`~napari_dacapo.architectures.CNNectomeUNet`
+    (``unet.*``). DaCapo main's ``chain.0.X`` is the U-Net module's own ``X``, so it maps to
+    ``unet.X`` (with ``upsample_factors``, main's ``chain.0.0.x`` is 0.3.5's
+    ``chain.0.unet.0.x``: the same rule).
+    """
+    layout = run_layout(state)
+    if layout is None:
+        raise ValueError("not a DaCapo run checkpoint")
+    if layout == "0.3.5" and any(k.startswith("architecture.") for k in state):
+        return _sub_dict(state, "architecture."), _sub_dict(state, "prediction_head."), layout
+    if layout == "0.3.5":
+        return _sub_dict(state, "chain.0."), _sub_dict(state, "chain.1."), layout
+    if layout == "main":
+        return {"unet." + k: v for k, v in _sub_dict(state, "chain.0.").items()}, _sub_dict(state, "chain.1."), layout
+    return _sub_dict(state, "0."), _sub_dict(state, "1."), layout
 
 
 def _sub_dict(state: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
@@ -197,12 +232,23 @@ def _check_fits(module: torch.nn.Module, state: Mapping[str, torch.Tensor], path
 
 
 class ArchitectureWithHead(Architecture):
-    """A DaCapo run's model: an architecture followed by its prediction head."""
+    """A DaCapo run's model: an architecture followed by its prediction head (a convolution
+    without padding, 1×…×1 or larger) and, when given, the task's evaluation activation."""
 
-    def __init__(self, architecture: Architecture, prediction_head: torch.nn.Module):
+    def __init__(
+        self,
+        architecture: Architecture,
+        prediction_head: torch.nn.Module,
+        eval_activation: torch.nn.Module | None = None,
+    ):
         super().__init__()
         self.architecture = architecture
         self.prediction_head = prediction_head
+        self.eval_activation = eval_activation
+
+    @property
+    def head_kernel(self) -> Coordinate:
+        return Coordinate(getattr(self.prediction_head, "kernel_size", (1,) * self.architecture.dims))
 
     @property
     def input_shape(self) -> Coordinate:
@@ -229,40 +275,63 @@ class ArchitectureWithHead(Architecture):
 
     @property
     def geometry(self):
-        return getattr(self.architecture, "geometry", None)
+        geometry = getattr(self.architecture, "geometry", None)
+        return geometry.with_head(self.head_kernel) if hasattr(geometry, "with_head") else geometry
 
     def output_shape(self, input_shape: Coordinate) -> Coordinate:
-        return self.architecture.output_shape(input_shape)
+        return self.architecture.output_shape(input_shape) - (self.head_kernel - 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.prediction_head(self.architecture(x))
+        y = self.prediction_head(self.architecture(x))
+        if self.eval_activation is not None and not self.training:
+            y = self.eval_activation(y)
+        return y
 
 
-def load_weights(architecture: Architecture, path: str | Path) -> Architecture:
+def load_weights(
+    architecture: Architecture,
+    path: str | Path,
+    *,
+    head_channels: int | None = None,
+    head_kernel: int | None = None,
+    eval_activation: torch.nn.Module | None = None,
+) -> Architecture:
     """Load weights from ``path`` into ``architecture``.
 
     A bare state dict loads into ``architecture`` itself, which is returned. A DaCapo run
-    checkpoint returns an :class:`ArchitectureWithHead` (the network followed by the run's
-    1×…×1 prediction head). If the weights do not fit, :class:`CheckpointError` names the
-    missing and unexpected keys and the shape differences, and ``architecture`` is unchanged.
+    checkpoint (dacapo-ml 0.3.5's layout or DaCapo main's, see :func:`split_run_state`)
+    returns an :class:`ArchitectureWithHead`: the network followed by the run's prediction
+    head, and ``eval_activation`` when given. ``head_channels``/``head_kernel``, when given,
+    are what the run's task expects of the head. If the weights do not fit,
+    :class:`CheckpointError` names the missing and unexpected keys and the shape differences,
+    and ``architecture`` is unchanged.
     """
     path = Path(path)
     state = read_checkpoint(path)
     if not is_run_checkpoint(state):
+        if head_channels is not None:
+            raise CheckpointError(f"{_label(path)}: a bare network's weights, not a DaCapo run checkpoint (no head)")
         _check_fits(architecture, state, path, "network")
         architecture.load_state_dict(state, strict=True)
         return architecture
-    arch_state = _sub_dict(state, "architecture.")
-    head_state = _sub_dict(state, "prediction_head.")
-    _check_fits(architecture, arch_state, path, "network")
+    arch_state, head_state, layout = split_run_state(state)
+    _check_fits(architecture, arch_state, path, f"network (checkpoint layout {layout})")
     weight = head_state.get("weight")
-    if weight is None or weight.dim() != architecture.dims + 2 or any(s != 1 for s in weight.shape[2:]):
+    dims = architecture.dims
+    if weight is None or weight.dim() != dims + 2 or len(set(weight.shape[2:])) != 1 or weight.shape[2] % 2 == 0:
         raise CheckpointError(
-            f"{_label(path)}: the prediction head is not a 1×…×1 convolution in {architecture.dims}D "
+            f"{_label(path)}: the prediction head is not a {dims}D convolution with an odd cubic kernel "
             f"(weight {None if weight is None else tuple(weight.shape)})"
         )
-    conv = {2: torch.nn.Conv2d, 3: torch.nn.Conv3d}[architecture.dims]
-    head = conv(weight.shape[1], weight.shape[0], (1,) * architecture.dims, bias="bias" in head_state)
+    kernel = int(weight.shape[2])
+    if head_channels is not None and (int(weight.shape[0]), kernel) != (head_channels, head_kernel or 1):
+        raise CheckpointError(
+            f"{_label(path)}: the checkpoint's head writes {int(weight.shape[0])} channels with a kernel of "
+            f"{kernel}; the run's task expects {head_channels} with a kernel of {head_kernel or 1} "
+            "(a checkpoint of another run or task?)"
+        )
+    conv = {2: torch.nn.Conv2d, 3: torch.nn.Conv3d}[dims]
+    head = conv(weight.shape[1], weight.shape[0], (kernel,) * dims, bias="bias" in head_state)
     _check_fits(head, head_state, path, "prediction head")
     if weight.shape[1] != architecture.num_out_channels:
         raise CheckpointError(
@@ -271,7 +340,7 @@ def load_weights(architecture: Architecture, path: str | Path) -> Architecture:
         )
     architecture.load_state_dict(arch_state, strict=True)
     head.load_state_dict(head_state, strict=True)
-    return ArchitectureWithHead(architecture, head).eval()
+    return ArchitectureWithHead(architecture, head, eval_activation).eval()
 
 
 def save_weights(architecture: Architecture, path: str | Path) -> None:

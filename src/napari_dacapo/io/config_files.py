@@ -41,6 +41,7 @@ __all__ = [
     "config_from_dict",
     "config_to_dict",
     "load_config",
+    "load_document",
     "save_config",
 ]
 
@@ -244,15 +245,21 @@ def _describe(error: BaseException, _type: Any) -> str:
     return one_line(str(error) or repr(error), 200)
 
 
-def load_config(path: str | os.PathLike[str]) -> ArchitectureConfig:
-    """Read an architecture config from a DaCapo YAML or JSON file (:class:`ConfigError` if not)."""
+def load_document(path: str | os.PathLike[str]) -> Any:
+    """The document in a DaCapo YAML or JSON file, read with every limit of this module
+    (:class:`ConfigError` if refused)."""
     if not isinstance(path, str | os.PathLike):
         raise TypeError(f"expected the path of a config file, got {type(path).__name__}")
     path = Path(path)
     label = _label(path)
     kind = _format(path, label)
     text = _decode(_read_bytes(path, label), label)
-    return config_from_dict(_parse(text, kind, label), label)
+    return _parse(text, kind, label)
+
+
+def load_config(path: str | os.PathLike[str]) -> ArchitectureConfig:
+    """Read an architecture config from a DaCapo YAML or JSON file (:class:`ConfigError` if not)."""
+    return config_from_dict(load_document(path), _label(Path(path)))
 
 
 def save_config(config: ArchitectureConfig, path: str | Path) -> None:

@@ -37,6 +37,8 @@ def _receptive_radius(geometry: UNetGeometry, attention: bool) -> Coordinate:
                 if attention:  # the gate's interpolation reaches one coarse voxel further
                     total += scale * f
                 scale *= f
+        if geometry.head_kernel is not None:  # at the output's resolution: at most as far in input voxels
+            total += geometry.head_kernel[axis] // 2
         radius.append(total + 1)
     return Coordinate(radius)
 

@@ -8,7 +8,7 @@ from funlib.geometry import Coordinate
 
 from ..architectures import Architecture
 
-__all__ = ["check_image", "spatial_shape"]
+__all__ = ["check_image", "model_input", "spatial_shape"]
 
 
 def check_image(architecture: Architecture, image: Any) -> bool:
@@ -39,3 +39,12 @@ def spatial_shape(architecture: Architecture, image: Any) -> tuple[bool, Coordin
     """Whether the (checked) image has a channel axis, and its spatial shape."""
     channel_axis = check_image(architecture, image)
     return channel_axis, Coordinate(image.shape[1:] if channel_axis else image.shape)
+
+
+def model_input(architecture: Architecture, image: Any) -> Any:
+    """``image`` as ``architecture`` reads it: a DaCapo run's model normalises its input the
+    way its training data was (``input_normalisation``); other networks read it as it is."""
+    normalisation = getattr(architecture, "input_normalisation", None)
+    if normalisation is None or getattr(image, "normalisation", None) is not None:
+        return image
+    return normalisation.wrap(image)

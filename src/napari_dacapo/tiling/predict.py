@@ -18,7 +18,7 @@ from funlib.geometry import Coordinate
 
 from ..architectures import Architecture, ArchitectureConfig, as_architecture
 from .forward import Forward, TileInterrupted, inference_memory_format, interruptible, is_out_of_memory, on_device
-from .inputs import check_image, spatial_shape
+from .inputs import check_image, model_input, spatial_shape
 from .memory import auto_batch_size, next_smaller_plan, plan_attempts
 from .options import TILE_GROWTH, PredictOptions, options_from
 from .progress import Monitor, PredictionCancelled, Reporter, Step
@@ -162,6 +162,7 @@ def predict_tiles(
     each forward pass has got."""
     options = options_from(options, keywords)
     channel_axis = check_image(architecture, image)
+    image = model_input(architecture, image)
     device = options.torch_device
     batch_size = auto_batch_size(architecture, device, plan) if options.batch_size == "auto" else options.batch_size
     tiles = list(tiles)

@@ -17,7 +17,7 @@ from funlib.geometry import Coordinate, Roi
 
 from ..architectures import ShapeError, as_architecture
 from ..placement import Placement
-from .inputs import spatial_shape
+from .inputs import model_input, spatial_shape
 from .options import PredictOptions, options_from
 from .predict import predict
 from .reading import read_tile
@@ -81,10 +81,11 @@ def predict_region(
         raise ValueError(f"the region {roi} lies outside the image (shape {tuple(spatial)})")
     window = _window(architecture, full, roi)
     read_pad = "zero" if pad == "valid" else pad
-    crop = read_tile(image, window, read_pad, channel_axis)
+    crop = read_tile(model_input(architecture, image), window, read_pad, channel_axis)
+    crop = crop if channel_axis or architecture.num_in_channels > 1 else crop[0]
     local = predict(
         architecture,
-        crop if channel_axis or architecture.num_in_channels > 1 else crop[0],
+        _as_read(architecture, crop),
         pad="valid",
         tile_shape=window.shape,
         device=options.device,
@@ -122,6 +123,15 @@ def predict_region(
         offset=tuple(offset),
         upsample=Coordinate(up),
     )
+
+
+def _as_read(architecture: Architecture, crop: np.ndarray) -> Any:
+    """``crop`` (already normalised as the model reads it) marked so it is not normalised again."""
+    if getattr(architecture, "input_normalisation", None) is None:
+        return crop
+    from ..runs.normalisation import Normalisation
+
+    return Normalisation(0.0, 1.0, "already normalised").wrap(crop)
 
 
 def _next_valid(geometry, size: int, axis: int) -> int:

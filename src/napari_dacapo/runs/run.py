@@ -1,0 +1,125 @@
+"""Open a DaCapo run: its config (task, architecture, datasplit) and a checkpoint, as one
+model that predicts what DaCapo's ``Model`` predicts in eval mode."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import RunError
+from .normalisation import NORMALISATIONS, Normalisation, raw_normalisation
+from .store import BestCheckpoint, RunFiles, locate_run
+from .tasks import TaskSpec, task_spec
+
+if TYPE_CHECKING:
+    from ..architectures import ArchitectureConfig
+    from .model import RunModel
+
+__all__ = ["DacapoRun", "is_run_source", "open_run"]
+
+
+@dataclass(frozen=True)
+class DacapoRun:
+    """A run's configs and files; :meth:`model` loads one of its checkpoints."""
+
+    files: RunFiles
+    document: dict
+    architecture_config: ArchitectureConfig
+    task: TaskSpec
+    normalisation: Normalisation | None
+    normalisation_problem: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.files.name
+
+    def iterations(self) -> tuple[int, ...]:
+        return self.files.iterations()
+
+    def best(self) -> tuple[BestCheckpoint, ...]:
+        return self.files.best()
+
+    def input_normalisation(self, choice: str = "datasplit") -> Normalisation:
+        """``"datasplit"``: what the run trained on; ``"dtype"``: the type's maximum
+        (``dacapo.predict``'s choice)."""
+        if choice not in NORMALISATIONS:
+            raise RunError(f"normalisation {choice!r}: choose {' or '.join(NORMALISATIONS)}")
+        if choice == "dtype":
+            return Normalisation(source="chosen: the image type's maximum, as dacapo.predict")
+        if self.normalisation is None:
+            raise RunError(f"run {self.name!r}: {self.normalisation_problem}")
+        return self.normalisation
+
+    def checkpoint_path(self, iteration: int | str | None = None) -> tuple[int | None, Path | None]:
+        """The iteration and file to load; a pretrained task's weights when the run saved none."""
+        if not self.iterations() and iteration in (None, "latest") and self.task.pretrained_weights:
+            return None, Path(self.task.pretrained_weights)
+        number = self.files.resolve_iteration(iteration)
+        return number, self.files.checkpoint(number)
+
+    def model(self, iteration: int | str | None = None, normalisation: str = "datasplit") -> RunModel:
+        """The run's model with the weights of ``iteration`` (a number, ``"latest"`` — the
+        default — or ``"best"``)."""
+        from ..architectures import as_architecture
+        from ..io import CheckpointError, load_weights
+        from ..io.checkpoints import ArchitectureWithHead, read_checkpoint, run_layout
+        from .model import RunModel, RunOrigin
+
+        number, path = self.checkpoint_path(iteration)
+        chosen = self.input_normalisation(normalisation)
+        architecture = as_architecture(self.architecture_config)
+        try:
+            loaded = load_weights(
+                architecture, path, head_channels=self.task.out_channels, head_kernel=self.task.head_kernel
+            )
+            layout = run_layout(read_checkpoint(path))
+        except CheckpointError as error:
+            raise RunError(f"run {self.name!r}: {error}") from None
+        assert isinstance(loaded, ArchitectureWithHead)
+        return RunModel(loaded, self.task, chosen, RunOrigin(self.name, number, str(path), layout))
+
+
+def _document(path: Path) -> dict:
+    from ..io.config_files import load_document
+
+    document = load_document(path)
+    if not isinstance(document, dict) or "task_config" not in document or "architecture_config" not in document:
+        raise RunError(f"{path}: not a DaCapo run config (no task_config and architecture_config)")
+    return document
+
+
+def is_run_source(source: str | Path) -> bool:
+    """Whether ``source`` names a run: a store folder, a run folder, or a run config file."""
+    path = Path(source).expanduser()
+    if path.is_dir():
+        return (path / "configs" / "runs").is_dir() or (
+            (path / "checkpoints").is_dir() and (path.parent / "configs" / "runs").is_dir()
+        )
+    if path.is_file() and path.suffix in (".yaml", ".yml", ".json"):
+        try:
+            _document(path)
+        except Exception:
+            return False
+        return True
+    return False
+
+
+def open_run(source: str | Path, name: str | None = None) -> DacapoRun:
+    """Open the run in ``source`` — a DaCapo file store folder (with ``name``, unless it holds
+    one run), the run's folder, or its config file. :class:`RunError` says what is wrong."""
+    from ..io import ConfigError, config_from_dict
+
+    files = locate_run(source, name)
+    try:
+        document = _document(files.config_path)
+        architecture_config = config_from_dict(document, str(files.config_path))
+    except ConfigError as error:
+        raise RunError(str(error)) from None
+    task = task_spec(document["task_config"])
+    try:
+        normalisation, problem = raw_normalisation(document.get("datasplit_config")), None
+    except RunError as error:
+        normalisation, problem = None, str(error)
+    return DacapoRun(files, document, architecture_config, task, normalisation, problem)
+
