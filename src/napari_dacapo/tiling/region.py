@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from funlib.geometry import Coordinate, Roi
 
-from ..architectures import ShapeError, as_architecture
+from ..architectures import Architecture, ShapeError, as_architecture
 from ..placement import Placement
 from .inputs import model_input, spatial_shape
 from .options import PredictOptions, options_from
