@@ -11,19 +11,20 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
+from .cli_runs import add_label_options, add_run_options
 from .networks import example_config_paths
-
-DEMO_MARKER = "napari_dacapo_demo"
-"""Root attribute of a container that ``predict --demo`` wrote: a later ``--demo`` may rewrite it."""
 
 
 def _info(args: argparse.Namespace) -> int:
+    from .cli_runs import is_run, run_info
     from .networks import resolve_config
     from .summary import summarize, summarize_config
 
+    if is_run(args.config):
+        print(run_info(args))
+        return 0
     config = resolve_config(args.config)
     if args.weights:
         from .networks import build_network
@@ -61,17 +62,26 @@ def _predict(args: argparse.Namespace) -> int:
     from .blockwise import RunSpec, run_blockwise
 
     if args.demo:
-        return _predict_demo(args)
+        from .cli_demo import predict_demo
+
+        return predict_demo(args, _predict)
     if not (args.config and args.input and args.output):
         raise ValueError("predict needs CONFIG, --input and --output (or --demo OUT.zarr)")
-    if not args.weights:
+    from .cli_runs import is_run, run_predict_values, write_run_labels
+
+    run_values = run_predict_values(args) if is_run(args.config) else None
+    if run_values is None and (args.labels is not None or args.iteration is not None):
+        raise ValueError("--labels and --iteration need a DaCapo run (a store, run folder or run config)")
+    if run_values is None and not args.weights:
         print("napari-dacapo: warning: no --weights, predicting with random weights", file=sys.stderr)
     value_range = _parse_numbers(args.value_range, float, "--value-range") or (0.0, 1.0)
     if len(value_range) != 2:
         raise ValueError(f"--value-range {args.value_range!r}: expected LOW,HIGH")
+    run = run_values.pop("run", None) if run_values else None
+    iteration = run_values.pop("iteration", None) if run_values else None
+    network = run_values or {"config": args.config, "weights": args.weights}
     spec = RunSpec.create(
-        config=args.config,
-        weights=args.weights,
+        **network,
         input=args.input,
         output=args.output,
         roi=_parse_roi(args.roi),
@@ -94,7 +104,10 @@ def _predict(args: argparse.Namespace) -> int:
     print(
         f"wrote {args.output}: {report.shape}, voxel size {report.voxel_size}, offset {report.offset} "
         f"({_count(report.blocks, 'block')}{earlier})"
+        + (f"; run {run.name}, iteration {iteration}" if run is not None else "")
     )
+    if run is not None and args.labels is not None:
+        print(write_run_labels(args, run))
     return 0
 
 
@@ -108,51 +121,6 @@ def _worker(args: argparse.Namespace) -> int:
     count = serve(args.output, args.device, threads=args.threads)
     print(f"napari-dacapo worker: {_count(count, 'block')} done", file=sys.stderr)
     return 0
-
-
-def _predict_demo(args: argparse.Namespace) -> int:
-    from .networks import demo_model
-    from .sample_data import SAMPLE_VOXEL_SIZE, synthetic_em
-
-    container = args.demo
-    if not str(container).endswith((".zarr", ".zarr/")):
-        raise ValueError(f"--demo {container!r}: expected a path ending in .zarr")
-    root = _demo_container(Path(container))
-    em = synthetic_em((64, 128, 128), seed=0)
-    raw = root.create_array("raw", shape=em.raw.shape, chunks=(64, 64, 64), dtype="uint8", overwrite=True)
-    raw[:] = em.raw
-    raw.attrs.update({"voxel_size": [SAMPLE_VOXEL_SIZE] * 3, "offset": [0, 0, 0], "axis_names": ["z", "y", "x"]})
-    model = demo_model(3)
-    args.config, args.weights = str(model.config_path), str(model.weights_path)
-    args.input, args.output, args.demo, args.overwrite = f"{container}/raw", f"{container}/membranes", None, True
-    return _predict(args)
-
-
-def _demo_container(path: Path) -> Any:
-    """The zarr group for ``--demo``: a new one, or one an earlier ``--demo`` wrote (it is
-    rewritten). Anything else at ``path`` is refused and left as it is."""
-    import zarr
-
-    if path.exists() and not _is_empty_folder(path) and not _is_demo_container(path):
-        raise FileExistsError(f"--demo {path}: exists and is not a container that --demo wrote; choose another path")
-    root = zarr.open_group(store=str(path), mode="a")
-    root.attrs[DEMO_MARKER] = 1
-    return root
-
-
-def _is_empty_folder(path: Path) -> bool:
-    return path.is_dir() and not any(path.iterdir())
-
-
-def _is_demo_container(path: Path) -> bool:
-    import zarr
-
-    if not path.is_dir():
-        return False
-    try:
-        return DEMO_MARKER in zarr.open_group(store=str(path), mode="r").attrs
-    except Exception:  # not a zarr group (zarr raises several kinds): not ours
-        return False
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -214,10 +182,11 @@ def _add_info(commands: Any) -> None:
     )
     info.add_argument(
         "config",
-        help="a DaCapo config file (.yaml/.json) or the name of a bundled example "
+        help="a DaCapo config file (.yaml/.json), a DaCapo run (store or run folder), or a bundled example "
         f"({', '.join(sorted(example_config_paths()))})",
     )
     info.add_argument("--weights", help="a checkpoint to load (DaCapo run or state dict)")
+    add_run_options(info, predict=False)
     info.set_defaults(run=_info)
 
 
@@ -230,7 +199,11 @@ def _add_predict(commands: Any) -> None:
         "neuroglancer, Fiji/MoBIE) and funlib attributes (voxel_size, offset, axis_names: read by DaCapo, "
         "funlib.persistence, daisy), so each of them places the prediction on its input.",
     )
-    pred.add_argument("config", nargs="?", help="a DaCapo config file or a bundled example name")
+    pred.add_argument(
+        "config", nargs="?", help="a DaCapo config file, a bundled example name, or a DaCapo run (store, run folder)"
+    )
+    add_run_options(pred)
+    add_label_options(pred)
     pred.add_argument("--weights", help="a checkpoint (DaCapo run checkpoint or state dict)")
     pred.add_argument("--input", help="input dataset, CONTAINER.zarr/DATASET")
     pred.add_argument("--output", help="output image, CONTAINER.zarr/NAME (the array is NAME/s0)")

@@ -48,7 +48,7 @@ def prepare(spec: RunSpec) -> PreparedRun:
     channels, a ROI outside the input, a config or checkpoint that does not fit."""
     import dask.array as da
 
-    network = build_network(resolve_config(spec.config), spec.weights)
+    network = _network(spec)
     dims = network.dims
     source = open_dataset(spec.input, dims, spec.voxel_size)
     channel_axis = check_image(network, source.array)
@@ -71,6 +71,14 @@ def prepare(spec: RunSpec) -> PreparedRun:
     plan = plan_prediction(network, spatial, spec.pad, tile_growth=0)
     layout = BlockLayout.from_plan(plan, spec.block_shape)
     return PreparedRun(spec, network, source, image, offset, plan, layout)
+
+
+def _network(spec: RunSpec) -> Architecture:
+    if not spec.dacapo_run:
+        return build_network(resolve_config(spec.config), spec.weights)
+    from ..runs import open_run
+
+    return open_run(spec.config).model(normalisation=spec.normalisation, checkpoint=spec.weights)
 
 
 class OutputWriter:

@@ -25,6 +25,9 @@ class RunSpec:
     - ``dtype``: ``"float32"``, or ``"uint8"``: ``value_range`` is mapped to 0…255
       (``round((v - lo) / (hi - lo) * 255)``, clipped).
     - ``batch_size``: tiles per forward pass in each worker.
+    - ``dacapo_run``: ``config`` is a DaCapo run config and ``weights`` one of its
+      checkpoints: the task's head and activation apply, and the input is normalised as
+      ``normalisation`` says (``"datasplit"`` or ``"dtype"``, see :mod:`napari_dacapo.runs`).
     """
 
     config: str
@@ -38,6 +41,8 @@ class RunSpec:
     dtype: str = "float32"
     value_range: tuple[float, float] = (0.0, 1.0)
     batch_size: int | str = "auto"
+    dacapo_run: bool = False
+    normalisation: str = "datasplit"
     digests: dict[str, str] = field(default_factory=dict, compare=False)
 
     def __post_init__(self):
@@ -97,7 +102,12 @@ def _digest_file(path: str) -> str:
 
 def _digest_config(spec: str) -> str:
     from ..io import config_to_dict
+    from ..io.config_files import load_document
     from ..networks import resolve_config
+    from ..runs import is_run_source
 
-    text = json.dumps(config_to_dict(resolve_config(spec)), sort_keys=True, default=str)
+    if is_run_source(spec):  # the task and datasplit count too
+        text = json.dumps(load_document(spec), sort_keys=True, default=str)
+    else:
+        text = json.dumps(config_to_dict(resolve_config(spec)), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

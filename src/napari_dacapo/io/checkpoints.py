@@ -165,14 +165,16 @@ def run_layout(state: Mapping[str, torch.Tensor]) -> str | None:
     """Which DaCapo ``Model`` layout ``state`` has: ``"0.3.5"`` (``architecture.*`` and
     ``prediction_head.*``, duplicated under ``chain.*``), ``"main"`` (DaCapo's main branch:
     only ``chain.0.*``, the U-Net module itself, and ``chain.1.*``, the head), ``"chain"``
-    (a ``Model.chain`` state dict: ``0.unet.*`` and ``1.*``), or None for a bare network."""
+    (a 0.3.5 ``Model.chain`` state dict, as a pretrained task's weights file holds: ``0.unet.*``
+    and ``1.*``), ``"chain-main"`` (main's: ``0.*`` and ``1.*``), or None for a bare network.
+    DaCapo main still writes the head twice (``prediction_head.*`` and ``chain.1.*``)."""
     keys = list(state)
     if any(k.startswith("architecture.") for k in keys) and any(k.startswith("prediction_head.") for k in keys):
         return "0.3.5"
     if any(k.startswith("chain.0.") for k in keys) and any(k.startswith("chain.1.") for k in keys):
         return "0.3.5" if any(k.startswith("chain.0.unet.") for k in keys) else "main"
-    if any(k.startswith("0.unet.") for k in keys) and any(k.startswith("1.") for k in keys):
-        return "chain"
+    if any(k.startswith("0.") for k in keys) and any(k.startswith("1.") for k in keys):
+        return "chain" if any(k.startswith("0.unet.") for k in keys) else "chain-main"
     return None
 
 
@@ -198,6 +200,8 @@ def split_run_state(state: Mapping[str, torch.Tensor]) -> tuple[dict, dict, str]
         return _sub_dict(state, "chain.0."), _sub_dict(state, "chain.1."), layout
     if layout == "main":
         return {"unet." + k: v for k, v in _sub_dict(state, "chain.0.").items()}, _sub_dict(state, "chain.1."), layout
+    if layout == "chain-main":
+        return {"unet." + k: v for k, v in _sub_dict(state, "0.").items()}, _sub_dict(state, "1."), layout
     return _sub_dict(state, "0."), _sub_dict(state, "1."), layout
 
 

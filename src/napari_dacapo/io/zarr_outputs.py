@@ -96,20 +96,26 @@ def output_corner(plan, input_offset, input_voxel_size) -> tuple[tuple[float, ..
 
 
 def ome_multiscales(
-    name: str, placement: Placement, axis_names: Sequence[str], units: Sequence[str | None] | None
+    name: str,
+    placement: Placement,
+    axis_names: Sequence[str],
+    units: Sequence[str | None] | None,
+    channel_axis: bool = True,
 ) -> dict[str, Any]:
     """The ``"ome"`` attributes of an image group with one level (:data:`LEVEL`), a channel
-    axis and the space axes of ``placement`` (voxel centres, as OME-Zarr places them)."""
+    axis (unless not ``channel_axis``) and the space axes of ``placement`` (voxel centres, as
+    OME-Zarr places them)."""
     units = list(units) if units is not None else [None] * placement.dims
-    axes: list[dict[str, str]] = [{"name": "c", "type": "channel"}]
+    axes: list[dict[str, str]] = [{"name": "c", "type": "channel"}] if channel_axis else []
     for axis, unit in zip(axis_names, units, strict=True):
         entry = {"name": axis, "type": "space"}
         if ngff_unit(unit):
             entry["unit"] = ngff_unit(unit)
         axes.append(entry)
+    lead = [0.0] if channel_axis else []
     transforms = [
-        {"type": "scale", "scale": [1.0, *placement.voxel_size]},
-        {"type": "translation", "translation": [0.0, *placement.origin]},
+        {"type": "scale", "scale": [*([1.0] if channel_axis else []), *placement.voxel_size]},
+        {"type": "translation", "translation": [*lead, *placement.origin]},
     ]
     multiscale = {"name": name, "axes": axes, "datasets": [{"path": LEVEL, "coordinateTransformations": transforms}]}
     return {"version": "0.5", "multiscales": [multiscale]}
@@ -125,12 +131,15 @@ def create_output(
     overwrite: bool,
     dtype: str = "float32",
     units: Sequence[str | None] | None = None,
+    labels: bool = False,
     **details,
 ) -> Any:
     """Create the output image group and its level array (refusing an existing output unless
     ``overwrite``); the array is marked incomplete until :func:`mark_complete`. ``offset`` is
     funlib's (the corner of voxel 0); ``axis_names`` are funlib's (``c^`` first); ``details``
-    go into the array's ``attrs["napari_dacapo"]``. Returns the level array."""
+    go into the array's ``attrs["napari_dacapo"]``. ``labels``: an OME-Zarr label image
+    (no channel axis, ``image-label`` metadata; ``axis_names`` without ``c^``). Returns the
+    level array."""
     container, path = split_dataset(spec)
     if not path:
         raise ValueError(f"{spec!r}: name a dataset inside the container (e.g. {container}/prediction)")
@@ -140,18 +149,21 @@ def create_output(
         raise PermissionError(f"{container}: cannot write here ({error})") from None
     if path in root and not overwrite:
         raise FileExistsError(f"{spec} exists: pass --overwrite to replace it")
-    spatial_names = [str(a) for a in axis_names[1:]]
+    spatial_names = [str(a) for a in (axis_names if labels else axis_names[1:])]
     placement = Placement.from_corner(voxel_size, offset)
     units = list(units) if units is not None else None
     try:
         group = root.create_group(path, overwrite=True)
-        group.attrs["ome"] = ome_multiscales(path.rsplit("/", 1)[-1], placement, spatial_names, units)
+        ome = ome_multiscales(path.rsplit("/", 1)[-1], placement, spatial_names, units, channel_axis=not labels)
+        if labels:
+            ome["image-label"] = {}
+        group.attrs["ome"] = ome
         array = group.create_array(
             LEVEL,
             shape=tuple(shape),
             chunks=tuple(chunks),
             dtype=dtype,
-            dimension_names=["c", *spatial_names],
+            dimension_names=[*([] if labels else ["c"]), *spatial_names],
         )
         array.attrs.update(
             {
@@ -159,7 +171,7 @@ def create_output(
                 "offset": list(offset),
                 "axis_names": list(axis_names),
                 "units": [u or "" for u in units] if units is not None else [""] * placement.dims,
-                "types": ["channel", *(["space"] * placement.dims)],
+                "types": [*([] if labels else ["channel"]), *(["space"] * placement.dims)],
                 "napari_dacapo": {"complete": False, **details},
             }
         )

@@ -58,15 +58,24 @@ class DacapoRun:
         number = self.files.resolve_iteration(iteration)
         return number, self.files.checkpoint(number)
 
-    def model(self, iteration: int | str | None = None, normalisation: str = "datasplit") -> RunModel:
+    def model(
+        self,
+        iteration: int | str | None = None,
+        normalisation: str = "datasplit",
+        checkpoint: str | Path | None = None,
+    ) -> RunModel:
         """The run's model with the weights of ``iteration`` (a number, ``"latest"`` — the
-        default — or ``"best"``)."""
+        default — or ``"best"``), or of the file ``checkpoint``."""
         from ..architectures import as_architecture
         from ..io import CheckpointError, load_weights
         from ..io.checkpoints import ArchitectureWithHead, read_checkpoint, run_layout
         from .model import RunModel, RunOrigin
 
-        number, path = self.checkpoint_path(iteration)
+        if checkpoint is not None:
+            path = Path(checkpoint)
+            number = int(path.name) if path.name.isdigit() else None
+        else:
+            number, path = self.checkpoint_path(iteration)
         chosen = self.input_normalisation(normalisation)
         architecture = as_architecture(self.architecture_config)
         try:
@@ -122,4 +131,3 @@ def open_run(source: str | Path, name: str | None = None) -> DacapoRun:
     except RunError as error:
         normalisation, problem = None, str(error)
     return DacapoRun(files, document, architecture_config, task, normalisation, problem)
-

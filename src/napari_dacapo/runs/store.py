@@ -133,6 +133,4 @@ def locate_run(source: str | Path, name: str | None = None) -> RunFiles:
         if name not in (None, path.name):
             raise RunError(f"{path}: the folder of run {path.name!r}, not {name!r}")
         return _in_store(path.parent, path.name)
-    raise RunError(
-        f"{path}: not a DaCapo file store (no configs/runs/), run folder (no checkpoints/) or run config"
-    )
+    raise RunError(f"{path}: not a DaCapo file store (no configs/runs/), run folder (no checkpoints/) or run config")
