@@ -14,6 +14,7 @@ OUTPUT_FORMS = {
     "one image per channel": "split",
     "labels (argmax)": "argmax",
     "labels (threshold)": "threshold",
+    "task's channels and labels": "task",
 }
 METADATA_KEY = "napari_dacapo"
 _COLORS = ("green", "magenta", "cyan", "yellow", "red", "blue")
@@ -37,6 +38,9 @@ def layer_data(
     metadata: dict | None = None,
     units: tuple | None = None,
     affine: np.ndarray | None = None,
+    channel_names: tuple[str, ...] | None = None,
+    rule: Any = None,
+    region: tuple[tuple[int, ...], tuple[int, ...]] | None = None,
 ) -> list[tuple[Any, dict, str]]:
     """Layer data tuples for a ``(channels, *spatial)`` prediction placed at ``scale``/``translate``.
 
@@ -46,6 +50,10 @@ def layer_data(
     channel where it is above ``threshold``, else 0). ``affine``: the input layer's
     physical-to-world affine over the output's spatial axes (homogeneous matrix), kept so
     outputs stay on an input that napari shows rotated or sheared through its affine.
+
+    ``task`` (a DaCapo run's model): one image per channel named by ``channel_names``, and the
+    labels of the task's post-processor ``rule`` (a :class:`~napari_dacapo.labels.LabelRule`;
+    ``region``: the prediction's origin and the full output's shape, for a preview).
     """
     data = _lazy(prediction)
     channels = data.shape[0]
@@ -63,11 +71,15 @@ def layer_data(
         if units:
             kwargs["units"] = ("pixel", *units)
         return [(data, kwargs, "image")]
-    if form == "split":
-        return [
-            (data[c], dict(image_kwargs, name=f"{base_name} [{c}]", colormap=_COLORS[c % len(_COLORS)]), "image")
-            for c in range(channels)
+    if form in ("split", "task"):
+        names = channel_names if channel_names and len(channel_names) == channels else range(channels)
+        images = [
+            (data[c], dict(image_kwargs, name=f"{base_name} [{n}]", colormap=_COLORS[c % len(_COLORS)]), "image")
+            for c, n in enumerate(names)
         ]
+        if form == "split" or rule is None:
+            return images
+        return [*images, task_labels(data, rule, base_name, placed, region)]
     xp = da if isinstance(data, da.Array) else np
     if form == "argmax":
         labels = (xp.argmax(data, axis=0) + 1).astype(np.uint8 if channels < 255 else np.uint32)
@@ -81,6 +93,16 @@ def layer_data(
         raise ValueError(f"unknown output form {form!r} (valid: {', '.join(OUTPUT_FORMS.values())})")
     kwargs = dict(placed, name=f"{base_name} labels")
     return [(labels, kwargs, "labels")]
+
+
+def task_labels(data: Any, rule: Any, base_name: str, placed: dict, region=None) -> tuple[Any, dict, str]:
+    """The labels layer of a task's post-processor (see :func:`napari_dacapo.labels.segment`)."""
+    from ..labels import segment
+
+    origin, full_shape = region if region is not None else (None, None)
+    labels = segment(np.asarray(data), rule, origin=origin, full_shape=full_shape)
+    meta = {METADATA_KEY: dict(placed["metadata"][METADATA_KEY], rule=rule.kind, parameter=rule.value)}
+    return labels, dict(placed, name=f"{base_name} labels", metadata=meta), "labels"
 
 
 def embed_affine(affine: np.ndarray, ndim: int) -> np.ndarray:
