@@ -52,12 +52,22 @@ class ArchitectureDock(Container):
         self.authors.native.setPlaceholderText("required by bioimage.io: A; B")
         self.export_button = PushButton(text="Export to bioimage.io")
         self.export_worker = None
+        self.run_folder = FileEdit(label="DaCapo run", mode="d")
+        self.run_folder.tooltip = (
+            "A DaCapo file store (runs_base_dir) or one run's folder; a run config file works in 'config file'."
+        )
+        self.run_name = ComboBox(label="run", choices=[], visible=False)
+        self.iteration = ComboBox(label="iteration", choices=["latest"], value="latest")
+        self.iteration.tooltip = "The checkpoint: latest, best (where DaCapo's validation recorded it) or a number."
+        self.open_run_button = PushButton(text="Open run")
+        self.dacapo_run = None  # the run chosen in the dock (runs.DacapoRun)
         self.build_button = PushButton(text="Build")
         self.message = message_label()
         # verify's verdict and the summary span the dock's width (no label column beside them)
         self.body = scrolling_body(
             self,
             [
+                Container(labels=True, widgets=[self.run_folder, self.run_name, self.iteration, self.open_run_button]),
                 Container(labels=True, widgets=[self.start_from, self.config_file, self.form]),
                 self.status,
                 self.summary,
@@ -74,7 +84,10 @@ class ArchitectureDock(Container):
         # choosing the same entry again reloads it (magicgui's `changed` fires only on a change)
         self.start_from.native.activated.connect(lambda _index: self._on_start_from(self.start_from.value, again=True))
         self._started_from: str | None = None
-        self.config_file.changed.connect(lambda path: self.load_config(path) if str(path) not in ("", ".") else None)
+        self.config_file.changed.connect(self._on_config_file)
+        self.run_folder.changed.connect(lambda path: self.choose_run(path) if str(path) not in ("", ".") else None)
+        self.run_name.changed.connect(lambda name: self.choose_run(self.run_folder.value, name) if name else None)
+        self.open_run_button.changed.connect(self.open_run)
         self.form.changed.connect(self.refresh)
         self.weights_file.changed.connect(self.refresh)  # a run's head changes the channel count
         self.save_button.changed.connect(lambda: self.save_config(self.save_file.value))
@@ -95,6 +108,67 @@ class ArchitectureDock(Container):
             if self.load_config(model.config_path):
                 self.weights_file.value = model.weights_path
                 self.show_message(f"loaded the demo model {name} with its trained weights")
+
+    def _on_config_file(self, path) -> None:
+        if str(path) in ("", "."):
+            return
+        from ..runs import is_run_source
+
+        if is_run_source(path):  # a run config: the whole run, not only its architecture
+            self.choose_run(path)
+        else:
+            self.load_config(path)
+
+    def choose_run(self, source, name: str | None = None) -> bool:
+        """Read a DaCapo run (store, run folder or run config): its iterations fill the list."""
+        from ..runs import RunError, open_run, run_names
+
+        names = run_names(Path(source))
+        self.run_name.visible = len(names) > 1
+        if len(names) > 1 and list(self.run_name.choices) != list(names):
+            self.run_name.choices = names
+            name = name or names[0]
+        try:
+            run = open_run(source, name if len(names) > 1 else None)
+        except (RunError, OSError) as error:
+            self.dacapo_run = None
+            self.show_error(str(error))
+            return False
+        self.dacapo_run = run
+        best = ["best"] if run.best() else []
+        self.iteration.choices = ["latest", *best, *map(str, reversed(run.iterations()))]
+        self.iteration.value = "latest"
+        self.form.set_config(run.architecture_config)
+        self.weights_file.line_edit.value = ""
+        saved = run.iterations()
+        self.show_message(
+            f"run {run.name}: {run.task.kind} task, {len(saved)} checkpoints"
+            + (f" (latest {saved[-1]})" if saved else "")
+            + "; Open run to load one"
+        )
+        return True
+
+    def open_run(self) -> RegisteredNetwork | None:
+        """Load the chosen iteration of the run and register its model (task head, activation,
+        channel names and input normalisation included) for the prediction dock."""
+        from ..runs import RunError
+
+        run = self.dacapo_run
+        if run is None:
+            self.show_error("choose a DaCapo run first (a store or run folder, or a run config file)")
+            return None
+        try:
+            model = run.model(self.iteration.value)
+        except (RunError, OSError) as error:
+            self.show_error(str(error))
+            return None
+        iteration = model.origin.iteration
+        name = run.name if iteration is None else f"{run.name} @ {iteration}"
+        weights = Path(model.origin.checkpoint) if model.origin.checkpoint else None
+        entry = RegisteredNetwork(name, run.architecture_config, model, weights)
+        self.registry.add(entry)
+        self.show_message(f"opened {model.describe()}: ready in the prediction dock")
+        return entry
 
     def load_config(self, path) -> bool:
         """Fill the form from a DaCapo config file; errors go to the dock."""
