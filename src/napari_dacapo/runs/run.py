@@ -51,10 +51,43 @@ class DacapoRun:
             raise RunError(f"run {self.name!r}: {self.normalisation_problem}")
         return self.normalisation
 
+    def default_criterion(self) -> str:
+        """What "best" means without a criterion: VOI for affinities, the first channel's Dice
+        for distances, DaCapo's dummy score otherwise."""
+        from .validation import criteria
+
+        kind = self.task.type_name
+        if kind == "AffinitiesTaskConfig":
+            return "voi"
+        if kind.endswith("DistanceTaskConfig"):
+            return f"{self.task.channels[0]}__dice"
+        return criteria(self.task)[0][0]
+
+    def best_iteration(self, criterion: str | None = None) -> int:
+        """The best iteration: by DaCapo's validation scores for ``criterion`` (default
+        :meth:`default_criterion`), else the best checkpoint its weights store recorded."""
+        from .validation import read_validation_scores
+
+        scores = read_validation_scores(self.files.base, self.name, self.task)
+        if scores is not None and scores.iterations:
+            return scores.best(criterion or self.default_criterion())[0]
+        if criterion is not None:
+            raise RunError(f"run {self.name!r} has no validation scores (looked in {self.files.base / 'stats'})")
+        return self.files.resolve_iteration("best")
+
     def checkpoint_path(self, iteration: int | str | None = None) -> tuple[int | None, Path | None]:
-        """The iteration and file to load; a pretrained task's weights when the run saved none."""
+        """The iteration and file to load: a number, ``"latest"`` (None), ``"best"`` or
+        ``"best:CRITERION"``; a pretrained task's weights when the run saved none."""
         if not self.iterations() and iteration in (None, "latest") and self.task.pretrained_weights:
             return None, Path(self.task.pretrained_weights)
+        if isinstance(iteration, str) and (iteration == "best" or iteration.startswith("best:")):
+            criterion = iteration.partition(":")[2] or None
+            iteration = self.best_iteration(criterion)
+            if iteration not in self.iterations():
+                raise RunError(
+                    f"run {self.name!r}: the best iteration is {iteration}, but its checkpoint was not kept "
+                    f"(saved: {', '.join(map(str, self.iterations()[-12:]))})"
+                )
         number = self.files.resolve_iteration(iteration)
         return number, self.files.checkpoint(number)
 

@@ -38,6 +38,11 @@ class RunFiles:
     config_path: Path
     checkpoints: Path
 
+    @property
+    def base(self) -> Path:
+        """The store's ``runs_base_dir``."""
+        return self.checkpoints.parent.parent
+
     def iterations(self) -> tuple[int, ...]:
         """The saved iterations, ascending."""
         folder = self.checkpoints / "iterations"
@@ -64,8 +69,8 @@ class RunFiles:
         return tuple(found)
 
     def resolve_iteration(self, iteration: int | str | None) -> int:
-        """``None``/``"latest"``: the latest saved iteration; ``"best"``: the best validated
-        one (if DaCapo recorded one); a number: that iteration, if it was saved."""
+        """``None``/``"latest"``: the latest saved iteration; ``"best"``: the best one that
+        DaCapo's weights store recorded; a number: that iteration, if it was saved."""
         saved = self.iterations()
         if not saved:
             raise RunError(f"run {self.name!r} has no checkpoints (looked in {self.checkpoints / 'iterations'})")
