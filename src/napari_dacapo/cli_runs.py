@@ -62,7 +62,7 @@ def run_info(args: argparse.Namespace) -> str:
     run = _open(args)
     task = run.task
     saved = run.iterations()
-    best = ", ".join(f"{b.iteration} ({b.dataset}, {b.criterion})" for b in run.best()) or "none recorded"
+    best = run.best_summary() or "none recorded"
     post = task.post_processor
     parameter = ""
     if post.parameter:

@@ -75,6 +75,15 @@ class DacapoRun:
             raise RunError(f"run {self.name!r} has no validation scores (looked in {self.files.base / 'stats'})")
         return self.files.resolve_iteration("best")
 
+    def best_summary(self) -> str | None:
+        """"N (by CRITERION)" for the default best iteration, or None when nothing says."""
+        try:
+            number = self.best_iteration()
+        except RunError:
+            return None
+        scores_file = self.files.base / "stats" / "validation_scores" / self.name
+        return f"{number} (by {self.default_criterion() if scores_file.is_file() else 'the recorded best checkpoint'})"
+
     def checkpoint_path(self, iteration: int | str | None = None) -> tuple[int | None, Path | None]:
         """The iteration and file to load: a number, ``"latest"`` (None), ``"best"`` or
         ``"best:CRITERION"``; a pretrained task's weights when the run saved none."""

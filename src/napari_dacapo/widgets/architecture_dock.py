@@ -135,7 +135,7 @@ class ArchitectureDock(Container):
             self.show_error(str(error))
             return False
         self.dacapo_run = run
-        best = ["best"] if run.best() else []
+        best = ["best"] if run.best_summary() else []
         self.iteration.choices = ["latest", *best, *map(str, reversed(run.iterations()))]
         self.iteration.value = "latest"
         self.form.set_config(run.architecture_config)
