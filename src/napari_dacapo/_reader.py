@@ -13,7 +13,7 @@ from .io.zarr_arrays import split_dataset
 from .io.zarr_outputs import LEVEL
 from .placement import Placement
 
-__all__ = ["get_config_reader", "get_zarr_reader", "zarr_layers"]
+__all__ = ["get_config_reader", "get_run_reader", "get_zarr_reader", "zarr_layers"]
 
 
 def get_config_reader(path: str | list[str]) -> Callable | None:
@@ -27,14 +27,29 @@ def get_config_reader(path: str | list[str]) -> Callable | None:
     return _open_in_dock
 
 
+def get_run_reader(path: str | list[str]) -> Callable | None:
+    """A reader for a DaCapo file store or run folder (dropped on napari), else None."""
+    from .runs import is_run_source
+
+    if isinstance(path, list) or not Path(path).is_dir() or not is_run_source(path):
+        return None
+    return _open_in_dock
+
+
 def _open_in_dock(path: str) -> list[tuple]:
+    """Show the architecture dock with the config (or the whole run) at ``path``."""
     import napari
+
+    from .runs import is_run_source
 
     viewer = napari.current_viewer()
     if viewer is None:
         raise RuntimeError("no napari viewer to show the architecture dock in")
     _widget, dock = viewer.window.add_plugin_dock_widget("napari-dacapo", "DaCapo architecture")
-    dock.load_config(path)
+    if is_run_source(path):
+        dock.choose_run(path)
+    else:
+        dock.load_config(path)
     return [(None,)]  # napari's "handled, no layer" sentinel
 
 
@@ -94,13 +109,27 @@ def zarr_layers(path: str) -> list[tuple]:
             "translate": list(placement.origin),
             "metadata": {"zarr": stored, **attrs},
         }
-        if array.ndim == dims + 1:
+        kind = "image"
+        if "image-label" in _ome(container, name) or "rule" in state:  # labels that napari-dacapo wrote
+            kind = "labels"
+        elif array.ndim == dims + 1:
             kwargs["channel_axis"] = 0
             kwargs["name"] = [f"{label} [{c}]" for c in range(array.shape[0])] if array.shape[0] > 1 else label
         elif array.ndim != dims:
             continue
-        if "napari_dacapo" in attrs:
+        if "napari_dacapo" in attrs and kind == "image":
             kwargs["colormap"] = "green"
             kwargs["blending"] = "additive"
-        layers.append((da.from_zarr(array), kwargs, "image"))
+        layers.append((da.from_zarr(array), kwargs, kind))
     return layers
+
+
+def _ome(container: Path, name: str) -> dict:
+    """The ``ome`` attributes of the image group holding level array ``name`` (empty if none)."""
+    import zarr
+
+    group = name.rsplit("/", 1)[0] if "/" in name else ""
+    try:
+        return dict(zarr.open_group(store=str(container), path=group or None, mode="r").attrs.get("ome", {}))
+    except Exception:
+        return {}
