@@ -39,14 +39,14 @@ def affinities_of(segmentation, offsets, noise, seed):
     rng = np.random.default_rng(seed)
     affs = np.zeros((len(offsets), *segmentation.shape), np.float32)
     for c, offset in enumerate(offsets):
-        here = tuple(slice(max(0, -d), s - max(0, d)) for s, d in zip(segmentation.shape, offset))
-        there = tuple(slice(max(0, d), s - max(0, -d)) for s, d in zip(segmentation.shape, offset))
+        here = tuple(slice(max(0, -d), s - max(0, d)) for s, d in zip(segmentation.shape, offset, strict=True))
+        there = tuple(slice(max(0, d), s - max(0, -d)) for s, d in zip(segmentation.shape, offset, strict=True))
         affs[c][here] = segmentation[here] == segmentation[there]
     return np.clip(affs * 0.9 + 0.05 + rng.normal(0, noise, affs.shape), 0, 1).astype(np.float32)
 
 
 def same_partition(a, b) -> bool:
-    pairs = set(zip(a.ravel().tolist(), b.ravel().tolist()))
+    pairs = set(zip(a.ravel().tolist(), b.ravel().tolist(), strict=True))
     return len(pairs) == len(np.unique(a)) == len(np.unique(b))
 
 
@@ -72,7 +72,7 @@ def test_a_region_has_the_full_runs_ids_for_objects_inside_it():
     rule = LabelRule("threshold", 0.15)
     full = segment(field, rule, block=(16, 16))
     origin, size = (32, 16), (48, 64)
-    box = tuple(slice(o, o + s) for o, s in zip(origin, size))
+    box = tuple(slice(o, o + s) for o, s in zip(origin, size, strict=True))
     region = segment(field[(slice(None), *box)], rule, block=(16, 16), origin=origin, full_shape=(96, 96))
     inside = full[box]
     # objects that do not touch the region's border are whole inside it
@@ -97,11 +97,14 @@ def test_watershed_finds_the_objects_across_blocks(block):
 def test_watershed_in_one_block_is_the_whole_volume_mutex_watershed():
     truth = voronoi((40, 50), 9, seed=5)
     affs = affinities_of(truth, OFFSETS_2D, noise=0.2, seed=6)  # noisy: the result is not the truth
+    affs[:, 10:14, 20:25] = 0.1  # all repulsive: voxels mutex watershed leaves at 0
     import mwatershed
 
     whole = mwatershed.agglom(affs.astype(np.float64) - 0.5, offsets=[list(o) for o in OFFSETS_2D])
+    assert (whole == 0).any()  # mwatershed's background
     labels = segment(affs, LabelRule("watershed", 0.5, offsets=OFFSETS_2D), block=(40, 50))
-    assert same_partition(labels[whole != 0], whole[whole != 0])
+    assert same_partition(labels, whole)
+    np.testing.assert_array_equal(labels == 0, whole == 0)
 
 
 def test_watershed_ids_do_not_depend_on_the_block_order_or_region():
@@ -125,10 +128,14 @@ def test_argmax_is_the_strongest_class():
     np.testing.assert_array_equal(segment(scores, LabelRule("argmax"), block=(8, 8)), expected)
 
 
-def test_isolated_voxels_of_the_watershed_are_objects_of_their_own():
+def test_voxels_the_watershed_joins_to_nothing_are_background():
     affs = np.zeros((2, 4, 5), np.float32)  # every edge repulsive: each voxel alone
-    labels = watershed_fragments(affs, ((1, 0), (0, 1)), 0.5)
-    assert len(np.unique(labels)) == 20
+    _labels, alone = watershed_fragments(affs, ((1, 0), (0, 1)), 0.5)
+    assert alone.all()
+    assert not segment(affs, LabelRule("watershed", 0.5, offsets=((1, 0), (0, 1))), block=(2, 2)).any()
+    affs[0, 0, 0] = 1  # one attractive edge: one object of two voxels
+    labels = segment(affs, LabelRule("watershed", 0.5, offsets=((1, 0), (0, 1))))
+    assert labels[0, 0] == labels[1, 0] == 1 and labels.sum() == 2
 
 
 def test_a_neighbourhood_without_unit_offsets_cannot_join_blocks():

@@ -20,8 +20,16 @@ from funlib.geometry import Coordinate
 
 from ..io.zarr_arrays import split_dataset
 from ..io.zarr_outputs import LEVEL, create_output, mark_complete, open_output
-from ..labels.segment import block_labels
-from ..labels.stitching import DEFAULT_BLOCK, LabelRule, block_grid, face_joins, join_table, relabel
+from ..labels.segmentation import block_labels
+from ..labels.stitching import (
+    DEFAULT_BLOCK,
+    LabelRule,
+    block_grid,
+    drop_lonely,
+    face_joins,
+    join_table,
+    relabel,
+)
 from .prepared import dequantise
 
 __all__ = ["LabelsReport", "write_labels"]
@@ -114,11 +122,12 @@ def write_labels(
     folder = _state_folder(output)
     rois = list(block_grid(shape, block))
     for index, roi in enumerate(rois):
-        marker = folder / "fragments" / str(index)
+        marker = folder / "fragments" / f"{index}.npy"  # the IDs the watershed left alone
         if not marker.exists():
             box = roi.to_slices()
-            array[box] = block_labels(_read(source, state, box), rule, roi.begin, shape)
-            _touch(marker)
+            array[box], lonely = block_labels(_read(source, state, box), rule, roi.begin, shape)
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            np.save(marker, lonely)
     objects = None
     if rule.instances:
         table_file = folder / "table.npz"
@@ -128,9 +137,10 @@ def write_labels(
                 for axis in range(shape.dims)
                 for face in range(block[axis], shape[axis], block[axis])
             ]
-            ids = np.unique(np.concatenate([np.zeros(0, np.uint64), *[p.ravel() for p in pairs]]))
-            ids = np.unique(np.concatenate([ids, *[_block_ids(array, roi) for roi in rois]]))
+            ids = np.concatenate([np.zeros(0, np.uint64), *[_ids(array, roi) for roi in rois]])
             table = join_table(ids, np.concatenate([np.zeros((0, 2), np.uint64), *pairs]).astype(np.uint64))
+            lonely = [np.load(folder / "fragments" / f"{i}.npy") for i in range(len(rois))]
+            table = drop_lonely(table, np.concatenate([np.zeros(0, np.uint64), *lonely]))
             np.savez(table_file, ids=table[0], final=table[1])
         saved = np.load(table_file)
         table = (saved["ids"], saved["final"])
@@ -145,8 +155,9 @@ def write_labels(
     return LabelsReport(output, tuple(shape), len(rois), objects, resumed)
 
 
-def _block_ids(array: Any, roi) -> np.ndarray:
-    return np.unique(np.asarray(array[roi.to_slices()]))
+def _ids(array: Any, roi) -> np.ndarray:
+    ids = np.unique(np.asarray(array[roi.to_slices()]))
+    return ids[ids != 0].astype(np.uint64)
 
 
 def _face_pairs(folder: Path, array, source, state, rule, axis: int, face: int, shape: Coordinate) -> np.ndarray:

@@ -11,9 +11,9 @@ from .._lazy import lazy_names
 _HOMES = {
     "DEFAULT_BLOCK": ".stitching",
     "LabelRule": ".stitching",
-    "block_labels": ".segment",
-    "label_rule": ".segment",
-    "segment": ".segment",
+    "block_labels": ".segmentation",
+    "label_rule": ".segmentation",
+    "segment": ".segmentation",
 }
 
 __all__ = sorted(_HOMES)

@@ -53,11 +53,16 @@ def argmax_classes(scores: np.ndarray) -> np.ndarray:
     return np.argmax(scores, axis=0).astype(np.uint8)
 
 
-def watershed_fragments(affinities: np.ndarray, offsets: Sequence[Sequence[int]], bias: float) -> np.ndarray:
+def watershed_fragments(
+    affinities: np.ndarray, offsets: Sequence[Sequence[int]], bias: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Mutex watershed of ``affinities - bias`` over ``offsets`` (DaCapo's WatershedPostProcessor,
-    with fixed rather than randomised strides, so the result is reproducible). The edge of
-    channel ``c`` at voxel ``x`` joins ``x`` and ``x + offsets[c]``. mwatershed leaves voxels
-    that join nothing at 0; each becomes an object of its own. Every voxel is labelled."""
+    with fixed rather than randomised strides, so the result is reproducible; DaCapo's
+    randomised strides without strides are the same). The edge of channel ``c`` at voxel
+    ``x`` joins ``x`` and ``x + offsets[c]``. mwatershed leaves some voxels at 0 (background
+    in DaCapo's output); here each is a fragment of its own, which may still join a fragment
+    of the next block, and the mask of them is returned: those that join nothing become 0
+    again when the blocks are joined (:func:`~napari_dacapo.labels.stitching.drop_lonely`)."""
     import mwatershed
 
     data = np.asarray(affinities, np.float64) - float(bias)
@@ -65,4 +70,4 @@ def watershed_fragments(affinities: np.ndarray, offsets: Sequence[Sequence[int]]
     alone = labels == 0
     if alone.any():
         labels[alone] = labels.max() + 1 + np.arange(int(alone.sum()))
-    return labels
+    return labels, alone

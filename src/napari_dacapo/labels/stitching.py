@@ -24,7 +24,15 @@ from dataclasses import dataclass
 import numpy as np
 from funlib.geometry import Coordinate, Roi
 
-__all__ = ["DEFAULT_BLOCK", "LabelRule", "block_grid", "face_joins", "join_table", "relabel"]
+__all__ = [
+    "DEFAULT_BLOCK",
+    "LabelRule",
+    "block_grid",
+    "drop_lonely",
+    "face_joins",
+    "join_table",
+    "relabel",
+]
 
 DEFAULT_BLOCK = {2: 256, 3: 64}
 """Label block edge (output voxels) per number of spatial dims."""
@@ -110,6 +118,21 @@ def join_table(ids: np.ndarray, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarr
     smallest = np.full(component.max() + 1, np.iinfo(np.uint64).max, np.uint64)
     np.minimum.at(smallest, component, ids)
     return ids, smallest[component]
+
+
+def drop_lonely(table: tuple[np.ndarray, np.ndarray], lonely: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``table`` with the ``lonely`` IDs (voxels a block's watershed left unlabelled) sent to
+    0 where they joined nothing across a face: mutex watershed's background, as in one piece."""
+    ids, final = table
+    lonely = np.intersect1d(np.asarray(lonely, np.uint64), ids)
+    if not len(lonely):
+        return table
+    _objects, inverse, members = np.unique(final, return_inverse=True, return_counts=True)
+    where = np.searchsorted(ids, lonely)
+    alone = members[inverse.ravel()[where]] == 1
+    final = final.copy()
+    final[where[alone]] = 0
+    return ids, final
 
 
 def relabel(labels: np.ndarray, table: tuple[np.ndarray, np.ndarray]) -> np.ndarray:

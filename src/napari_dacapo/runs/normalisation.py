@@ -50,13 +50,15 @@ class Normalisation:
         return f"(x − {self.low:g}) / ({self.high:g} − {self.low:g}) ({self.source})"
 
     def apply(self, data: np.ndarray) -> np.ndarray:
-        """``data`` (raw values) normalised, as float32."""
+        """``data`` (raw values) normalised, as float32 (computed in float64, as DaCapo does)."""
         if self.by_dtype:
             from ..tiling.reading import to_float32
 
             return to_float32(np.asarray(data))
-        scale = np.float32(1.0 / (self.high - self.low))
-        return (np.asarray(data, dtype=np.float32) - np.float32(self.low)) * scale
+        data = np.asarray(data)
+        if data.dtype == np.float32 and (self.low, self.high) == (0.0, 1.0):
+            return data
+        return ((data.astype(np.float64) - self.low) / (self.high - self.low)).astype(np.float32)
 
     def wrap(self, image: Any) -> Any:
         """``image`` as the engine should read it: itself for the default, else a lazy view

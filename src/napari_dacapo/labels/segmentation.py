@@ -9,7 +9,15 @@ import numpy as np
 from funlib.geometry import Coordinate
 
 from .fragments import argmax_classes, first_voxel_ids, threshold_fragments, watershed_fragments
-from .stitching import DEFAULT_BLOCK, LabelRule, block_grid, face_joins, join_table, relabel
+from .stitching import (
+    DEFAULT_BLOCK,
+    LabelRule,
+    block_grid,
+    drop_lonely,
+    face_joins,
+    join_table,
+    relabel,
+)
 
 __all__ = ["block_labels", "label_rule", "segment"]
 
@@ -28,20 +36,22 @@ def label_rule(post_processor, value: float | None = None, channel: int = 0) -> 
 
 def block_labels(
     prediction: np.ndarray, rule: LabelRule, origin: Sequence[int], full_shape: Sequence[int]
-) -> np.ndarray:
-    """One block's labels: provisional IDs for instances (see :func:`first_voxel_ids`),
-    classes for argmax. ``prediction`` is the block's channels-first prediction."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """One block's labels — provisional IDs for instances (see :func:`first_voxel_ids`),
+    classes for argmax — and the provisional IDs of voxels the watershed left alone.
+    ``prediction`` is the block's channels-first prediction."""
+    none = np.zeros(0, np.uint64)
     if rule.kind == "argmax":
-        return argmax_classes(prediction)
+        return argmax_classes(prediction), none
     if rule.kind == "threshold":
         if not 0 <= rule.channel < prediction.shape[0]:
             raise ValueError(f"channel {rule.channel}: the prediction has {prediction.shape[0]} channels")
-        local = threshold_fragments(prediction[rule.channel], rule.value)
-    else:
-        if prediction.shape[0] < len(rule.offsets):
-            raise ValueError(f"{len(rule.offsets)} offsets, but the prediction has {prediction.shape[0]} channels")
-        local = watershed_fragments(prediction[: len(rule.offsets)], rule.offsets, rule.value)
-    return first_voxel_ids(local, origin, full_shape)
+        return first_voxel_ids(threshold_fragments(prediction[rule.channel], rule.value), origin, full_shape), none
+    if prediction.shape[0] < len(rule.offsets):
+        raise ValueError(f"{len(rule.offsets)} offsets, but the prediction has {prediction.shape[0]} channels")
+    local, alone = watershed_fragments(prediction[: len(rule.offsets)], rule.offsets, rule.value)
+    labels = first_voxel_ids(local, origin, full_shape)
+    return labels, np.unique(labels[alone])
 
 
 def segment(
@@ -66,13 +76,14 @@ def segment(
         return argmax_classes(prediction)
     labels = np.zeros(tuple(spatial), np.uint64)
     # the full run's blocks that this region overlaps, clipped to the region
-    blocks = []
+    blocks, lonely = [], [np.zeros(0, np.uint64)]
     for roi in block_grid(full_shape, block):
         local = roi.intersect(type(roi)(origin, spatial))
         if local.empty:
             continue
         box = (local - origin).to_slices()
-        labels[box] = block_labels(prediction[(slice(None), *box)], rule, local.begin, full_shape)
+        labels[box], alone = block_labels(prediction[(slice(None), *box)], rule, local.begin, full_shape)
+        lonely.append(alone)
         blocks.append(local - origin)
     pairs = [np.zeros((0, 2), np.uint64)]
     for axis in range(dims):
@@ -80,4 +91,5 @@ def segment(
         for face in sorted({roi.begin[axis] for roi in blocks} - {0}):
             pairs.append(face_joins(labels, prediction, rule, axis, face))
     table = join_table(labels, np.concatenate(pairs).astype(np.uint64))
+    table = drop_lonely(table, np.concatenate(lonely))
     return relabel(labels, table)
