@@ -79,7 +79,7 @@ def run_info(args: argparse.Namespace) -> str:
     ]
     if task.pretrained_weights:
         lines.append(f"  pretrained weights: {task.pretrained_weights}")
-    return "\n".join(lines) + "\n" + summarize_config(run.architecture_config)
+    return "\n".join(lines) + "\n" + str(summarize_config(run.architecture_config))
 
 
 def run_predict_values(args: argparse.Namespace) -> dict[str, Any]:
