@@ -86,7 +86,8 @@ class ArchitectureDock(Container):
         self._started_from: str | None = None
         self.config_file.changed.connect(self._on_config_file)
         self.run_folder.changed.connect(lambda path: self.choose_run(path) if str(path) not in ("", ".") else None)
-        self.run_name.changed.connect(lambda name: self.choose_run(self.run_folder.value, name) if name else None)
+        self._run_source = None  # the store, run folder or run config chosen last
+        self.run_name.changed.connect(lambda name: self.choose_run(self._run_source, name) if name else None)
         self.open_run_button.changed.connect(self.open_run)
         self.form.changed.connect(self.refresh)
         self.weights_file.changed.connect(self.refresh)  # a run's head changes the channel count
@@ -123,11 +124,18 @@ class ArchitectureDock(Container):
         """Read a DaCapo run (store, run folder or run config): its iterations fill the list."""
         from ..runs import RunError, open_run, run_names
 
+        if source is None:
+            return False
+        self._run_source = source
         names = run_names(Path(source))
         self.run_name.visible = len(names) > 1
-        if len(names) > 1 and list(self.run_name.choices) != list(names):
-            self.run_name.choices = names
-            name = name or names[0]
+        if len(names) > 1:
+            name = name if name in names else names[0]
+            if list(self.run_name.choices) != list(names):
+                with self.run_name.changed.blocked():
+                    self.run_name.choices = names
+            with self.run_name.changed.blocked():
+                self.run_name.value = name
         try:
             run = open_run(source, name if len(names) > 1 else None)
         except (RunError, OSError) as error:
