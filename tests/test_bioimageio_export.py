@@ -129,3 +129,33 @@ def test_cli_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
     assert err.startswith("napari-dacapo: error:") and len(err.splitlines()) == 1, err
     assert words.replace("BADCONFIG", "bad.yaml") in err
     assert not (tmp_path / "out.zip").exists()
+
+
+@pytest.mark.parametrize("run", ["affinities", "one_hot"])
+def test_a_dacapo_run_exports_with_its_normalisation_head_and_activation(tmp_path: Path, run: str) -> None:
+    from bioimageio.core import predict as bioimageio_predict
+    from bioimageio.core import test_model
+    from bioimageio.spec import load_model_description
+    from conftest import DACAPO
+
+    from napari_dacapo import predict
+    from napari_dacapo.runs import open_run
+
+    source = DACAPO / "runs" / "store" / run
+    package = export_bioimageio(source, tmp_path / f"{run}.zip", authors="A. Author")
+    summary = test_model(package)
+    assert summary.status == "passed", [d.name for d in summary.details if d.status != "passed"]
+    description = load_model_description(package)
+    assert description.name == run
+    scaling = description.inputs[0].preprocessing[1].kwargs  # (x - 20) / (220 - 20)
+    assert (scaling.gain, scaling.offset) == pytest.approx((1 / 200, -20 / 200))
+    image = np.random.default_rng(0).integers(0, 256, (76, 84), dtype=np.uint8)
+    ours = predict(open_run(source).model(), image, pad="valid", device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sample = bioimageio_predict(model=description, inputs={"raw": image[None, None]})
+    theirs = sample.members["prediction"].data.values[0]
+    assert theirs.shape == ours.shape  # the one-hot head's 3 × 3 kernel included
+    assert np.abs(theirs - ours).max() <= 1e-5 * max(1.0, float(np.abs(ours).max()))
+    if run == "affinities":
+        assert 0 <= theirs.min() and theirs.max() <= 1  # the sigmoid is part of the model

@@ -34,7 +34,34 @@ def _head(network: Architecture) -> dict[str, Any] | None:
     head = getattr(network, "prediction_head", None)
     if head is None:
         return None
-    return {"in_channels": head.in_channels, "out_channels": head.out_channels, "bias": head.bias is not None}
+    found = {"in_channels": head.in_channels, "out_channels": head.out_channels, "bias": head.bias is not None}
+    kernel = int(head.kernel_size[0])
+    if kernel != 1:
+        found["kernel_size"] = kernel
+    task = getattr(network, "task", None)
+    if task is not None and task.activation:
+        found["activation"] = task.activation
+    return found
+
+
+def _normalisation(network: Architecture):
+    """A DaCapo run's input normalisation (None: the type's maximum)."""
+    normalisation = getattr(network, "input_normalisation", None)
+    return None if normalisation is None or normalisation.by_dtype else normalisation
+
+
+def _scaling(network: Architecture) -> tuple[float, float, str]:
+    """``scale_linear``'s gain and offset on uint8 values, and how to say it."""
+    normalisation = _normalisation(network)
+    if normalisation is None:
+        return 1 / 255, 0.0, "divided by 255 (`scale_linear`, as napari-dacapo does with integer images)"
+    low, high = normalisation.low, normalisation.high
+    return (
+        1 / (high - low),
+        -low / (high - low),
+        f"mapped by (x − {low:g}) / ({high:g} − {low:g}) (`scale_linear`), the normalisation of the DaCapo "
+        "run's training data",
+    )
 
 
 def _inner(network: Architecture) -> Architecture:
@@ -117,8 +144,7 @@ tools handle through the declared sizes.
 {rows}
 
 ## Input and output
-Input: one image of uint8 values, divided by 255 (`scale_linear`, as napari-dacapo does with
-integer images). Output: the network's raw output, {network.num_out_channels} channel(s).
+Input: one image of uint8 values, {_scaling(network)[2]}. Output: {_output_text(network)}.
 
 ## How it was made
 Exported with `napari-dacapo export-bioimageio`; the test tensors are napari-dacapo's own tiled
@@ -127,6 +153,14 @@ prediction (`pad="valid"`) of a synthetic EM-like image.
 ## Citation
 DaCapo: {DACAPO_CITATION}, bioRxiv, https://doi.org/{DACAPO_DOI} (https://github.com/janelia-cellmap/dacapo).
 """
+
+
+def _output_text(network: Architecture) -> str:
+    task = getattr(network, "task", None)
+    if task is None:
+        return f"the network's raw output, {network.num_out_channels} channel(s)"
+    activation = f", after the task's {task.activation}" if task.activation else ""
+    return f"the DaCapo {task.kind} task's channels {', '.join(task.channels)}{activation}"
 
 
 def _axes(network: Architecture, sizes: list[AxisSizes], voxel_size: Sequence[float] | None) -> tuple[list, list]:
@@ -168,7 +202,12 @@ def _check_output(out_zip: Path, overwrite: bool) -> Path:
 
 def _build(network_spec: str | Path | Any, weights: str | Path | None) -> tuple[Any, Architecture]:
     from ..networks import build_network, demo_models, resolve_config
+    from ..runs import is_run_source, open_run
 
+    if isinstance(network_spec, str | Path) and is_run_source(network_spec):  # a DaCapo run: latest or weights
+        run = open_run(network_spec)
+        model = run.model(checkpoint=weights) if weights is not None else run.model()
+        return run.architecture_config, model
     if hasattr(network_spec, "verify") or not isinstance(network_spec, str | Path):  # a config object
         config = network_spec
     else:
@@ -207,7 +246,8 @@ def export_bioimageio(
 
     out_zip = _check_output(Path(out_zip), overwrite)
     config, network = _build(network_spec, weights)
-    name, authors = _metadata(name, authors, getattr(config, "name", ""))
+    run_name = getattr(getattr(network, "origin", None), "run", None)
+    name, authors = _metadata(name, authors, run_name or getattr(config, "name", ""))
     if voxel_size is not None and len(voxel_size) != network.dims:
         raise ValueError(f"voxel_size {tuple(voxel_size)}: expected {network.dims} values")
     sizes = axis_sizes(network)
@@ -223,7 +263,8 @@ def export_bioimageio(
         _cover(image, output, tmp / "cover.png")
         (tmp / "README.md").write_text(_documentation(name, network, sizes, axes), encoding="utf-8")
         torch.save(network.state_dict(), tmp / "weights.pt")
-        example = torch.from_numpy(image[np.newaxis].astype(np.float32) / np.float32(255))
+        gain, offset, _text = _scaling(network)
+        example = torch.from_numpy(image[np.newaxis].astype(np.float32) * np.float32(gain) + np.float32(offset))
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shape checks, constant for the traced size
             torch.jit.trace(network, example).save(str(tmp / "weights_torchscript.pt"))
@@ -252,7 +293,7 @@ def export_bioimageio(
                         data=v0_5.IntervalOrRatioDataDescr(type="uint8"),
                         preprocessing=[
                             v0_5.EnsureDtypeDescr(kwargs=v0_5.EnsureDtypeKwargs(dtype="float32")),
-                            v0_5.ScaleLinearDescr(kwargs=v0_5.ScaleLinearKwargs(gain=1 / 255)),
+                            v0_5.ScaleLinearDescr(kwargs=v0_5.ScaleLinearKwargs(gain=gain, offset=offset)),
                             # the model gets float32 (without it, the spec casts back to data.type)
                             v0_5.EnsureDtypeDescr(kwargs=v0_5.EnsureDtypeKwargs(dtype="float32")),
                         ],

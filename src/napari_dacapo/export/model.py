@@ -17,8 +17,9 @@ __all__ = ["dacapo_network"]
 def dacapo_network(config: dict[str, Any], head: dict[str, Any] | None = None) -> torch.nn.Module:
     """The network of the DaCapo architecture config ``config`` (a dict with ``__type__``).
 
-    ``head``: ``{"in_channels", "out_channels", "bias"}`` of a DaCapo run's 1×…×1 prediction
-    head, which then follows the architecture (as in a run checkpoint).
+    ``head``: ``{"in_channels", "out_channels", "bias"}`` (and ``"kernel_size"``, default 1,
+    and the task's ``"activation"``, e.g. ``"sigmoid"``) of a DaCapo run's prediction head,
+    which then follows the architecture (as in a run checkpoint).
     """
     from ..architectures import as_architecture
     from ..io import config_from_dict
@@ -28,5 +29,7 @@ def dacapo_network(config: dict[str, Any], head: dict[str, Any] | None = None) -
     if head is None:
         return network
     conv = {2: torch.nn.Conv2d, 3: torch.nn.Conv3d}[network.dims]
-    layer = conv(int(head["in_channels"]), int(head["out_channels"]), 1, bias=bool(head.get("bias", True)))
-    return ArchitectureWithHead(network, layer)
+    kernel = int(head.get("kernel_size", 1))
+    layer = conv(int(head["in_channels"]), int(head["out_channels"]), kernel, bias=bool(head.get("bias", True)))
+    activation = {None: None, "sigmoid": torch.nn.Sigmoid()}[head.get("activation")]
+    return ArchitectureWithHead(network, layer, activation).eval()

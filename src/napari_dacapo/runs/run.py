@@ -76,7 +76,7 @@ class DacapoRun:
         return self.files.resolve_iteration("best")
 
     def best_summary(self) -> str | None:
-        """"N (by CRITERION)" for the default best iteration, or None when nothing says."""
+        """ "N (by CRITERION)" for the default best iteration, or None when nothing says."""
         try:
             number = self.best_iteration()
         except RunError:

@@ -11,6 +11,7 @@ import numpy as np
 from ..placement import Placement
 from ..tiling import leading_axes, predict_region
 from .output_layers import layer_data, show, spatial_affine
+from .task_outputs import task_outputs, task_rule
 from .view_region import visible_roi
 
 __all__ = ["PreviewMixin", "viewer_camera"]
@@ -95,9 +96,16 @@ class PreviewMixin:
             # the slice in view keeps its place; the region sits where the full run puts it
             placement = image[-dims - extra : -dims].at(index) + region.placement(image[-dims:])
             prediction = region.data.reshape(region.data.shape[:1] + (1,) * extra + region.data.shape[1:])
+            task = task_outputs(entry.network)
+            # labels of the region with the full run's blocks and IDs (not yet for a stack's slice)
+            wanted = task is not None and self.output.value == "task" and not extra
+            rule = task_rule(task, self.threshold.value) if wanted else None
             layers = layer_data(
                 prediction,
                 form=self.output.value,
+                channel_names=task.channels if task is not None else None,
+                rule=rule,
+                region=(tuple(region.output_begin), _full_output_shape(entry.network, data, options)),
                 base_name=f"preview: {job_layer.name} · {entry.name}",
                 scale=placement.voxel_size,
                 translate=placement.origin,
@@ -119,6 +127,14 @@ class PreviewMixin:
         self._preview_worker = worker
         worker.start()
         return worker
+
+
+def _full_output_shape(network, data, options) -> tuple[int, ...]:
+    """The spatial shape of the full run's output (labels use the full run's blocks and IDs)."""
+    from ..tiling import plan_prediction
+
+    spatial = tuple(data.shape[-network.dims :])
+    return tuple(plan_prediction(network, spatial, options.pad, options.use_eval_shape_increase).output_shape)
 
 
 def viewer_camera(viewer):
