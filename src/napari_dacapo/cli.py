@@ -159,7 +159,8 @@ def _add_export_bioimageio(commands: Any) -> None:
         help="write a network as a bioimage.io model package (.zip)",
         description="Write NETWORK (a config file, a bundled example or demo name, or a DaCapo run folder; a demo "
         "uses its bundled weights, a run its latest checkpoint) as a bioimage.io 0.5 model package, with its "
-        "exact valid input sizes, state-dict and TorchScript weights and test tensors predicted by napari-dacapo. Needs the bioimageio extra.",
+        "exact valid input sizes, state-dict and TorchScript weights and test tensors predicted by napari-dacapo. "
+        "Needs the bioimageio extra.",
     )
     export.add_argument("network", help="a DaCapo config file, a bundled example, a demo model name or a DaCapo run")
     export.add_argument("out", metavar="OUT.zip", help="the package to write")
