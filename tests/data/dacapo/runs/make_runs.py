@@ -44,9 +44,26 @@ from types import SimpleNamespace
 
 # ---------------------------------------------------------------------------------------------
 # stubs for heavy packages that the code paths used here do not need
-STUB_ROOTS = {"fibsem_tools", "gunpowder", "daisy", "neuroglancer", "lsd", "cellmap_models", "neuclease",
-              "SimpleITK", "numpy_indexed", "lazy_property", "skimage", "IPython", "bson", "augment",
-              "empanada", "empanada_napari", "bioimageio", "xarray_einstats"}
+STUB_ROOTS = {
+    "fibsem_tools",
+    "gunpowder",
+    "daisy",
+    "neuroglancer",
+    "lsd",
+    "cellmap_models",
+    "neuclease",
+    "SimpleITK",
+    "numpy_indexed",
+    "lazy_property",
+    "skimage",
+    "IPython",
+    "bson",
+    "augment",
+    "empanada",
+    "empanada_napari",
+    "bioimageio",
+    "xarray_einstats",
+}
 
 
 class _Dummy:
@@ -110,13 +127,19 @@ if __name__ == "__main__" and os.environ.get("MAKE_RUNS_MAIN_CHECK"):
     from dacapo.experiments.architectures import CNNectomeUNetConfig
     from dacapo.experiments.model import Model
     from funlib.geometry import Coordinate
+
     ref = torch.load(ref_path, weights_only=True)
     arch = ref["architecture_kwargs"]
-    cfg = CNNectomeUNetConfig(name="main", input_shape=Coordinate(arch["input_shape"]), fmaps_out=arch["fmaps_out"],
-                              fmaps_in=arch["fmaps_in"], num_fmaps=arch["num_fmaps"],
-                              fmap_inc_factor=arch["fmap_inc_factor"],
-                              downsample_factors=[Coordinate(f) for f in arch["downsample_factors"]],
-                              eval_shape_increase=Coordinate(arch["eval_shape_increase"]))
+    cfg = CNNectomeUNetConfig(
+        name="main",
+        input_shape=Coordinate(arch["input_shape"]),
+        fmaps_out=arch["fmaps_out"],
+        fmaps_in=arch["fmaps_in"],
+        num_fmaps=arch["num_fmaps"],
+        fmap_inc_factor=arch["fmap_inc_factor"],
+        downsample_factors=[Coordinate(f) for f in arch["downsample_factors"]],
+        eval_shape_increase=Coordinate(arch["eval_shape_increase"]),
+    )
     head = torch.nn.Conv2d(arch["fmaps_out"], ref["y"].shape[1], kernel_size=1)
     model = Model(cfg, head, eval_activation=torch.nn.Sigmoid())
     weights = torch.load(weights_path, weights_only=False)
@@ -171,16 +194,30 @@ RAW_MIN, RAW_MAX = 20.0, 220.0  # floats: see normalisation note in the report /
 
 def architecture_2d():
     return CNNectomeUNetConfig(
-        name="tiny_unet_2d", input_shape=Coordinate(44, 44), fmaps_out=3, fmaps_in=1, num_fmaps=2,
-        fmap_inc_factor=2, downsample_factors=[Coordinate(2, 2)], eval_shape_increase=Coordinate(8, 8))
+        name="tiny_unet_2d",
+        input_shape=Coordinate(44, 44),
+        fmaps_out=3,
+        fmaps_in=1,
+        num_fmaps=2,
+        fmap_inc_factor=2,
+        downsample_factors=[Coordinate(2, 2)],
+        eval_shape_increase=Coordinate(8, 8),
+    )
 
 
 def architecture_3d():
     # DummyPredictor always builds a Conv3d head, so the dummy task needs a 3D architecture
     return CNNectomeUNetConfig(
-        name="tiny_unet_3d_same", input_shape=Coordinate(8, 8, 8), fmaps_out=3, fmaps_in=1, num_fmaps=2,
-        fmap_inc_factor=2, downsample_factors=[Coordinate(2, 2, 2)], eval_shape_increase=Coordinate(4, 4, 4),
-        padding="same")
+        name="tiny_unet_3d_same",
+        input_shape=Coordinate(8, 8, 8),
+        fmaps_out=3,
+        fmaps_in=1,
+        num_fmaps=2,
+        fmap_inc_factor=2,
+        downsample_factors=[Coordinate(2, 2, 2)],
+        eval_shape_increase=Coordinate(4, 4, 4),
+        padding="same",
+    )
 
 
 def trainer():
@@ -191,19 +228,23 @@ def datasplit(normalised):
     def dataset(name):
         raw = ZarrArrayConfig(name=f"{name}_raw", file_name=Path(f"data/{name}.zarr"), dataset="raw", mode="r")
         if normalised:
-            raw = IntensitiesArrayConfig(name=f"{name}_raw_normalised", source_array_config=raw,
-                                         min=RAW_MIN, max=RAW_MAX)
+            raw = IntensitiesArrayConfig(
+                name=f"{name}_raw_normalised", source_array_config=raw, min=RAW_MIN, max=RAW_MAX
+            )
         gt = ZarrArrayConfig(name=f"{name}_gt", file_name=Path(f"data/{name}.zarr"), dataset="gt", mode="r")
         return RawGTDatasetConfig(name=name, raw_config=raw, gt_config=gt)
 
     return TrainValidateDataSplitConfig(
         name="train_validate_intensities" if normalised else "train_validate_plain",
-        train_configs=[dataset("train0")], validate_configs=[dataset(VALIDATION_DATASET)])
+        train_configs=[dataset("train0")],
+        validate_configs=[dataset(VALIDATION_DATASET)],
+    )
 
 
 def distance_task(name="distance_mito_er"):
-    return DistanceTaskConfig(name=name, channels=["mito", "er"], clip_distance=40.0, tol_distance=10.0,
-                              scale_factor=50.0)
+    return DistanceTaskConfig(
+        name=name, channels=["mito", "er"], clip_distance=40.0, tol_distance=10.0, scale_factor=50.0
+    )
 
 
 PRETRAINED_WEIGHTS = "pretrained_weights/distance_chain.pt"  # relative to the store (see report)
@@ -212,35 +253,84 @@ PRETRAINED_WEIGHTS = "pretrained_weights/distance_chain.pt"  # relative to the s
 RUNS = {
     "distance": (distance_task, architecture_2d, True, "mito__voi", 1),
     "distance_plain_raw": (distance_task, architecture_2d, False, "mito__voi", 2),
-    "inner_distance": (lambda: InnerDistanceTaskConfig(name="inner_distance_nuc", channels=["nuc"],
-                                                       clip_distance=40.0, tol_distance=10.0, scale_factor=50.0),
-                       architecture_2d, True, "nuc__voi", 3),
-    "hot_distance": (lambda: HotDistanceTaskConfig(name="hot_distance_mito", channels=["mito"], clip_distance=40.0,
-                                                   tol_distance=10.0, scale_factor=50.0),
-                     architecture_2d, True, "mito__voi", 14),
-    "one_hot": (lambda: OneHotTaskConfig(name="one_hot_3classes", classes=["background", "mito", "er"]),
-                architecture_2d, True, "frizz_level", 5),
-    "affinities": (lambda: AffinitiesTaskConfig(name="affinities_3offsets",
-                                                neighborhood=[Coordinate(1, 0), Coordinate(0, 1), Coordinate(3, 0)]),
-                   architecture_2d, True, "voi", 6),
-    "affinities_lsds": (lambda: AffinitiesTaskConfig(name="affinities_3offsets_lsds",
-                                                     neighborhood=[Coordinate(1, 0), Coordinate(0, 1),
-                                                                   Coordinate(3, 0)], lsds=True),
-                        architecture_2d, True, "voi", 7),
-    "dummy": (lambda: DummyTaskConfig(name="dummy_task", embedding_dims=2, detection_threshold=0.5),
-              architecture_3d, True, "frizz_level", 8),
-    "pretrained_distance": (lambda: PretrainedTaskConfig(name="pretrained_distance",
-                                                         sub_task_config=distance_task("distance_mito_er_sub"),
-                                                         weights=Path(PRETRAINED_WEIGHTS)),
-                            architecture_2d, True, "mito__voi", 9),
+    "inner_distance": (
+        lambda: InnerDistanceTaskConfig(
+            name="inner_distance_nuc", channels=["nuc"], clip_distance=40.0, tol_distance=10.0, scale_factor=50.0
+        ),
+        architecture_2d,
+        True,
+        "nuc__voi",
+        3,
+    ),
+    "hot_distance": (
+        lambda: HotDistanceTaskConfig(
+            name="hot_distance_mito", channels=["mito"], clip_distance=40.0, tol_distance=10.0, scale_factor=50.0
+        ),
+        architecture_2d,
+        True,
+        "mito__voi",
+        14,
+    ),
+    "one_hot": (
+        lambda: OneHotTaskConfig(name="one_hot_3classes", classes=["background", "mito", "er"]),
+        architecture_2d,
+        True,
+        "frizz_level",
+        5,
+    ),
+    "affinities": (
+        lambda: AffinitiesTaskConfig(
+            name="affinities_3offsets", neighborhood=[Coordinate(1, 0), Coordinate(0, 1), Coordinate(3, 0)]
+        ),
+        architecture_2d,
+        True,
+        "voi",
+        6,
+    ),
+    "affinities_lsds": (
+        lambda: AffinitiesTaskConfig(
+            name="affinities_3offsets_lsds",
+            neighborhood=[Coordinate(1, 0), Coordinate(0, 1), Coordinate(3, 0)],
+            lsds=True,
+        ),
+        architecture_2d,
+        True,
+        "voi",
+        7,
+    ),
+    "dummy": (
+        lambda: DummyTaskConfig(name="dummy_task", embedding_dims=2, detection_threshold=0.5),
+        architecture_3d,
+        True,
+        "frizz_level",
+        8,
+    ),
+    "pretrained_distance": (
+        lambda: PretrainedTaskConfig(
+            name="pretrained_distance",
+            sub_task_config=distance_task("distance_mito_er_sub"),
+            weights=Path(PRETRAINED_WEIGHTS),
+        ),
+        architecture_2d,
+        True,
+        "mito__voi",
+        9,
+    ),
 }
 
 
 def run_config(run_name):
     task, arch, normalised, _, _ = RUNS[run_name]
-    return RunConfig(task_config=task(), architecture_config=arch(), trainer_config=trainer(),
-                     datasplit_config=datasplit(normalised), name=run_name, repetition=0, num_iterations=200,
-                     validation_interval=100)
+    return RunConfig(
+        task_config=task(),
+        architecture_config=arch(),
+        trainer_config=trainer(),
+        datasplit_config=datasplit(normalised),
+        name=run_name,
+        repetition=0,
+        num_iterations=200,
+        validation_interval=100,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,6 +340,7 @@ def run_config(run_name):
 def make_raw(shape, seed):
     """A smooth uint8 image spanning 0..255, so values below RAW_MIN / above RAW_MAX occur."""
     from scipy.ndimage import gaussian_filter
+
     field = gaussian_filter(np.random.default_rng(seed).normal(size=shape), sigma=2.0)
     field = (field - field.min()) / (field.max() - field.min())
     return np.round(field * 255).astype(np.uint8)
@@ -261,9 +352,16 @@ def normalise_like_dacapo(raw_config, raw, tmp):
     config = copy.deepcopy(raw_config)
     source = config.source_array_config if isinstance(config, IntensitiesArrayConfig) else config
     source.file_name = Path(tmp) / "raw.zarr"
-    array = prepare_ds(str(source.file_name / source.dataset), shape=raw.shape, offset=(0,) * raw.ndim,
-                       voxel_size=(1,) * raw.ndim, axis_names=["z", "y", "x"][-raw.ndim:],
-                       units=["nm"] * raw.ndim, dtype=np.uint8, mode="w")
+    array = prepare_ds(
+        str(source.file_name / source.dataset),
+        shape=raw.shape,
+        offset=(0,) * raw.ndim,
+        voxel_size=(1,) * raw.ndim,
+        axis_names=["z", "y", "x"][-raw.ndim :],
+        units=["nm"] * raw.ndim,
+        dtype=np.uint8,
+        mode="w",
+    )
     array[array.roi] = raw
     array = config.array("r")
     data = np.asarray(array[array.roi])
@@ -311,8 +409,11 @@ def spread_head(run, x, target_std=1.5):
     head = run.model.prediction_head
     with torch.no_grad():
         features = run.model.eval().chain[0](x)
-        raw = torch.nn.functional.conv2d(features, head.weight) if features.dim() == 4 else \
-            torch.nn.functional.conv3d(features, head.weight)
+        raw = (
+            torch.nn.functional.conv2d(features, head.weight)
+            if features.dim() == 4
+            else torch.nn.functional.conv3d(features, head.weight)
+        )
         for c in range(raw.shape[1]):
             if not raw[0, c].std() > 0:
                 return  # constant output; degenerate() rejects it
@@ -338,8 +439,14 @@ def degenerate(run, x, max_tied=0.2):
 
 def head_facts(model):
     head = model.prediction_head
-    return {"class": type(head).__name__, "in_channels": head.in_channels, "out_channels": head.out_channels,
-            "kernel_size": list(head.kernel_size), "padding": list(head.padding), "bias": head.bias is not None}
+    return {
+        "class": type(head).__name__,
+        "in_channels": head.in_channels,
+        "out_channels": head.out_channels,
+        "kernel_size": list(head.kernel_size),
+        "padding": list(head.padding),
+        "bias": head.bias is not None,
+    }
 
 
 def validation_scores(run, criterion):
@@ -361,14 +468,23 @@ def validation_scores(run, criterion):
     stats_store = FileStatsStore(Path(STORE) / "stats")
     stats_store.store_validation_iteration_scores(run.name, scores)
     # what DaCapo itself would pick (Evaluator.set_best -> ValidationScores.get_best)
-    read_back = ValidationScores(task.parameters, [SimpleNamespace(name=VALIDATION_DATASET)], task.evaluation_scores,
-                                 scores=stats_store.retrieve_validation_iteration_scores(run.name))
+    read_back = ValidationScores(
+        task.parameters,
+        [SimpleNamespace(name=VALIDATION_DATASET)],
+        task.evaluation_scores,
+        scores=stats_store.retrieve_validation_iteration_scores(run.name),
+    )
     task.evaluator.set_best(read_back)
-    dacapo_best = {f"{p}|{crit}": list(v) if v is not None else None
-                   for (_, p, crit), v in task.evaluator.best_scores.items()}
-    return {"criteria": criteria, "criterion": criterion,
-            "higher_is_better": task.evaluation_scores.higher_is_better(criterion),
-            "true_best_iteration": 100, "dacapo_set_best": dacapo_best}
+    dacapo_best = {
+        f"{p}|{crit}": list(v) if v is not None else None for (_, p, crit), v in task.evaluator.best_scores.items()
+    }
+    return {
+        "criteria": criteria,
+        "criterion": criterion,
+        "higher_is_better": task.evaluation_scores.higher_is_better(criterion),
+        "true_best_iteration": 100,
+        "dacapo_set_best": dacapo_best,
+    }
 
 
 def post_process(task_config, run, y, full):
@@ -377,9 +493,11 @@ def post_process(task_config, run, y, full):
     params = list(pp.enumerate_parameters())
     prediction = y[0].numpy()
     uint8 = to_uint8_like_predict_worker(prediction, run.model.eval_activation)
-    out = {"post_processor": type(pp).__name__,
-           "post_processor_parameters": [converter.unstructure(p) for p in params],
-           "prediction_uint8": torch.from_numpy(uint8)}
+    out = {
+        "post_processor": type(pp).__name__,
+        "post_processor_parameters": [converter.unstructure(p) for p in params],
+        "prediction_uint8": torch.from_numpy(uint8),
+    }
     name = type(pp).__name__
     if name == "ThresholdPostProcessor":
         # ThresholdPostProcessor.process_block: (input_array[write_roi] > parameters.threshold).astype(np.uint8)
@@ -410,17 +528,23 @@ def post_process(task_config, run, y, full):
         out["randomized_equals_no_random"] = bool((labels == no_random).all())
         out["labels_no_random"] = torch.from_numpy(no_random.astype(np.int64))
         # equal results are stored as one tensor (torch.save keeps one copy of a shared tensor)
-        out["labels"] = out["labels_no_random"] if out["randomized_equals_no_random"] else \
-            torch.from_numpy(labels.astype(np.int64))
+        out["labels"] = (
+            out["labels_no_random"] if out["randomized_equals_no_random"] else torch.from_numpy(labels.astype(np.int64))
+        )
         out["labels_from"] = "y (float32 sigmoid output in [0, 1], validation path)"
         if not full:
             return out
         out["labels_by_bias_no_random"] = {
-            str(p.bias): out["labels_no_random"] if p.bias == bias else torch.from_numpy(
-                mws.agglom(as_float - p.bias, offsets=offsets, randomized_strides=False).astype(np.int64))
-            for p in params}
+            str(p.bias): out["labels_no_random"]
+            if p.bias == bias
+            else torch.from_numpy(
+                mws.agglom(as_float - p.bias, offsets=offsets, randomized_strides=False).astype(np.int64)
+            )
+            for p in params
+        }
         out["labels_uint8_path_no_random"] = torch.from_numpy(
-            mws.agglom(as_uint8 - bias, offsets=offsets, randomized_strides=False).astype(np.int64))
+            mws.agglom(as_uint8 - bias, offsets=offsets, randomized_strides=False).astype(np.int64)
+        )
     elif name == "DummyPostProcessor":
         out["labels"] = None  # DummyPostProcessor ignores the prediction: np.ones((10, 10, 10)) * min_size
     return out
@@ -435,7 +559,7 @@ def main_layout_state(state):
         if key.startswith("architecture."):
             continue
         if key.startswith("chain.0.unet."):
-            key = "chain.0." + key[len("chain.0.unet."):]
+            key = "chain.0." + key[len("chain.0.unet.") :]
         out[key] = value
     return out
 
@@ -453,8 +577,12 @@ def make_run(run_config):
 
 def check_main(main_src, weights_path, ref_path):
     env = dict(os.environ, MAKE_RUNS_MAIN_CHECK="1")
-    result = subprocess.run([sys.executable, os.path.abspath(__file__), main_src, weights_path, ref_path],
-                            env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), main_src, weights_path, ref_path],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0:
         raise RuntimeError(result.stderr[-3000:])
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -465,7 +593,8 @@ def main():
     parser.add_argument("--main-src", default=None)
     args = parser.parse_args()
     for stale in [STORE, os.path.join(HERE, "main_layout")] + [
-            os.path.join(HERE, f) for f in os.listdir(HERE) if f.endswith("_reference.pt")]:
+        os.path.join(HERE, f) for f in os.listdir(HERE) if f.endswith("_reference.pt")
+    ]:
         if os.path.isdir(stale):
             shutil.rmtree(stale)
         elif os.path.exists(stale):
@@ -490,9 +619,10 @@ def main():
             loaded = config_store.retrieve_run_config(run_name)
             if run_name == "pretrained_distance":
                 # PretrainedTask.create_model: torch.load(str(weights))["model"] -> model.chain.load_state_dict
-                source = torch.load(os.path.join(STORE, "distance", "checkpoints", "iterations", "200"),
-                                    weights_only=False)
-                chain = {k[len("chain."):]: v for k, v in source.model.items() if k.startswith("chain.")}
+                source = torch.load(
+                    os.path.join(STORE, "distance", "checkpoints", "iterations", "200"), weights_only=False
+                )
+                chain = {k[len("chain.") :]: v for k, v in source.model.items() if k.startswith("chain.")}
                 os.makedirs(os.path.join(STORE, os.path.dirname(PRETRAINED_WEIGHTS)), exist_ok=True)
                 torch.save({"model": chain}, os.path.join(STORE, PRETRAINED_WEIGHTS))
             torch.manual_seed(seed)
@@ -504,8 +634,9 @@ def main():
             spatial = tuple(run.model.eval_input_shape)
             raw = make_raw(spatial, seed)
             x, x_dtype = normalise_like_dacapo(loaded.datasplit_config.validate_configs[0].raw_config, raw, tmp)
-            snapshot = copy.deepcopy((run.model.state_dict(), run.optimizer.state_dict(),
-                                      run.trainer.scheduler.state_dict()))
+            snapshot = copy.deepcopy(
+                (run.model.state_dict(), run.optimizer.state_dict(), run.trainer.scheduler.state_dict())
+            )
             for attempt in range(20):
                 advance(run, seed * 1000 + 200 + attempt)
                 spread_head(run, x)
@@ -540,30 +671,46 @@ def main():
 
             task_config = loaded.task_config
             reference = {
-                "run": run_name, "iteration": 200, "raw": torch.from_numpy(raw), "x": x, "y": y,
-                "x_formula": ("(raw - min) / (max - min) computed in float64, then .float()" if normalised
-                              else "raw as is, .float() (no IntensitiesArrayConfig -> no normalisation)"),
+                "run": run_name,
+                "iteration": 200,
+                "raw": torch.from_numpy(raw),
+                "x": x,
+                "y": y,
+                "x_formula": (
+                    "(raw - min) / (max - min) computed in float64, then .float()"
+                    if normalised
+                    else "raw as is, .float() (no IntensitiesArrayConfig -> no normalisation)"
+                ),
                 "x_source_dtype": x_dtype,
                 "x_predict_formula": "raw.astype(float32) * (1.0 / 255)  (gunpowder.Normalize in predict_worker)",
-                "task_config_type": type(task_config).__name__, "task_type": type(run.task).__name__,
+                "task_config_type": type(task_config).__name__,
+                "task_type": type(run.task).__name__,
                 "predictor": type(run.task.predictor).__name__,
                 "eval_activation": None if model.eval_activation is None else type(model.eval_activation).__name__,
                 "head": head_facts(model),
-                "channels": [str(c) for c in getattr(run.task.predictor, "channels",
-                                                      getattr(run.task.predictor, "classes", []) or [])],
-                "train_output_shape": list(model.output_shape), "eval_input_shape": list(spatial),
-                "eval_output_shape": list(y.shape[2:]), "num_out_channels": int(model.num_out_channels),
-                "architecture_kwargs": {k: (list(v) if isinstance(v, tuple) else v) for k, v in
-                                        converter.unstructure(loaded.architecture_config).items()
-                                        if k in ("fmaps_out", "fmaps_in", "num_fmaps", "fmap_inc_factor")},
+                "channels": [
+                    str(c)
+                    for c in getattr(run.task.predictor, "channels", getattr(run.task.predictor, "classes", []) or [])
+                ],
+                "train_output_shape": list(model.output_shape),
+                "eval_input_shape": list(spatial),
+                "eval_output_shape": list(y.shape[2:]),
+                "num_out_channels": int(model.num_out_channels),
+                "architecture_kwargs": {
+                    k: (list(v) if isinstance(v, tuple) else v)
+                    for k, v in converter.unstructure(loaded.architecture_config).items()
+                    if k in ("fmaps_out", "fmaps_in", "num_fmaps", "fmap_inc_factor")
+                },
                 "best": {"dataset": VALIDATION_DATASET, "criterion": criterion, "iteration": 100},
                 "validation": facts,
                 "state_dict_keys": list(initial_state),
             }
             arch = converter.unstructure(loaded.architecture_config)
             reference["architecture_kwargs"].update(
-                input_shape=list(arch["input_shape"]), eval_shape_increase=list(arch["_eval_shape_increase"]),
-                downsample_factors=[list(f) for f in arch["downsample_factors"]])
+                input_shape=list(arch["input_shape"]),
+                eval_shape_increase=list(arch["_eval_shape_increase"]),
+                downsample_factors=[list(f) for f in arch["downsample_factors"]],
+            )
             if run_name in ("distance", "affinities"):
                 reference["y_iteration_100"] = y_100
             reference.update(post_process(task_config, run, y, full=run_name == "affinities"))
