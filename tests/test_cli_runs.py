@@ -98,6 +98,9 @@ def test_bad_run_arguments_are_one_line(tmp_path, capsys):
     assert "no checkpoint for iteration 7 (saved: 100, 200)" in capsys.readouterr().err
     assert main(["predict", str(STORE), "--run", "affinities", "--labels", "--bias", "2", *common]) == 1
     assert "bias 2 is out of range: choose 0 to 1" in capsys.readouterr().err
+    assert not (tmp_path / "out.zarr").exists()  # refused before anything was written
+    assert main(["predict", str(STORE), "--run", "dummy", "--labels", *common]) == 1
+    assert "its Dummy task has no post-processor, so no --labels" in capsys.readouterr().err
     assert main(["predict", "demo_membranes_2d", "--labels", *common]) == 1
     assert "--labels and --iteration need a DaCapo run" in capsys.readouterr().err
     store = tmp_path / "store"

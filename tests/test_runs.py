@@ -164,3 +164,14 @@ def test_bad_runs_get_one_clear_line(tmp_path):
     post = open_run(store, "affinities").task.post_processor
     with pytest.raises(RunError, match="bias 1.5 is out of range: choose 0 to 1"):
         post.check(1.5)
+
+
+def test_an_unsupported_raw_array_says_so_and_dtype_still_predicts(tmp_path):
+    store = tmp_path / "store"
+    shutil.copytree(STORE, store, symlinks=True)
+    config = store / "configs" / "runs" / "distance.yaml"
+    config.write_text(config.read_text().replace("IntensitiesArrayConfig", "HistogramEqualisedArrayConfig"))
+    run = open_run(store, "distance")
+    with pytest.raises(RunError, match="raw array config type 'HistogramEqualisedArrayConfig' is not supported"):
+        run.model()
+    assert run.model(normalisation="dtype").input_normalisation.by_dtype

@@ -69,6 +69,7 @@ def test_predicting_a_run_shows_named_channels_and_its_labels(qtbot, docks):
     assert prediction.threshold.value == 0.5
     prediction.run()
     qtbot.waitUntil(lambda: prediction.worker is None, timeout=60_000)
+    qtbot.waitUntil(lambda: prediction.labels_worker is None, timeout=60_000)
     base = "raw · affinities @ 200"
     model = open_run(STORE, "affinities").model()
     expected = predict(model, raw, device="cpu")
@@ -85,6 +86,7 @@ def test_predicting_a_run_shows_named_channels_and_its_labels(qtbot, docks):
     network = prediction.registry.get("affinities @ 200").network
     handle = network.register_forward_hook(lambda *_: forward_calls.append(1))
     prediction.threshold.value = 0.75
+    qtbot.waitUntil(lambda: prediction.labels_worker is None, timeout=60_000)
     assert prediction.worker is None and not forward_calls
     handle.remove()
     layer = viewer.layers[f"{base} labels"]

@@ -67,9 +67,11 @@ def _predict(args: argparse.Namespace) -> int:
         return predict_demo(args, _predict)
     if not (args.config and args.input and args.output):
         raise ValueError("predict needs CONFIG, --input and --output (or --demo OUT.zarr)")
-    from .cli_runs import is_run, run_predict_values, write_run_labels
+    from .cli_runs import is_run, labels_rule, run_predict_values, write_run_labels
 
     run_values = run_predict_values(args) if is_run(args.config) else None
+    if run_values is not None and args.labels is not None:
+        labels_rule(args, run_values["run"])  # a bad --threshold/--bias: said before anything is written
     if run_values is None and (args.labels is not None or args.iteration is not None):
         raise ValueError("--labels and --iteration need a DaCapo run (a store, run folder or run config)")
     if run_values is None and not args.weights:

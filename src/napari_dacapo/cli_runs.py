@@ -7,7 +7,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["add_label_options", "add_run_options", "is_run", "run_info", "run_predict_values", "write_run_labels"]
+__all__ = [
+    "add_label_options",
+    "add_run_options",
+    "is_run",
+    "labels_rule",
+    "run_info",
+    "run_predict_values",
+    "write_run_labels",
+]
 
 
 def add_run_options(parser: argparse.ArgumentParser, predict: bool = True) -> None:
@@ -75,11 +83,18 @@ def run_info(args: argparse.Namespace) -> str:
         f"  channels: {', '.join(task.channels)}",
         f"  labels: {post.kind}{parameter}",
         f"  input normalisation: {normalisation}",
+        f"  output voxel size: {_output_voxels(run.architecture_config)}",
         f"  iterations: {', '.join(map(str, saved)) or 'none saved'}; best: {best}",
     ]
     if task.pretrained_weights:
         lines.append(f"  pretrained weights: {task.pretrained_weights}")
     return "\n".join(lines) + "\n" + str(summarize_config(run.architecture_config))
+
+
+def _output_voxels(config: Any) -> str:
+    geometry = config.geometry() if hasattr(config, "geometry") else None
+    up = tuple(geometry.total_upsample) if geometry is not None else ()
+    return f"the input's ÷ {' × '.join(map(str, up))} (super-resolution)" if any(u != 1 for u in up) else "the input's"
 
 
 def run_predict_values(args: argparse.Namespace) -> dict[str, Any]:
@@ -98,18 +113,26 @@ def run_predict_values(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def write_run_labels(args: argparse.Namespace, run: Any) -> str:
-    """Write the labels of ``predict --labels``; the line to print."""
-    from .blockwise.labels import write_labels
+def labels_rule(args: argparse.Namespace, run: Any):
+    """The label rule ``predict --labels`` asks for, checked before anything is written."""
     from .labels import label_rule
 
     post = run.task.post_processor
+    if post.kind == "none":
+        raise ValueError(f"run {run.name!r}: its {run.task.kind} task has no post-processor, so no --labels")
     value = args.threshold if post.kind == "threshold" else args.bias if post.kind == "watershed" else None
     if post.kind == "threshold" and args.bias is not None or post.kind == "watershed" and args.threshold is not None:
         raise ValueError(f"the {post.kind} post-processor takes --{post.parameter}, not the other option")
     if post.kind == "threshold" and not 0 <= args.label_channel < run.task.out_channels:
         raise ValueError(f"--label-channel {args.label_channel}: the task has channels 0…{run.task.out_channels - 1}")
-    rule = label_rule(post, value, args.label_channel)
+    return label_rule(post, value, args.label_channel)
+
+
+def write_run_labels(args: argparse.Namespace, run: Any) -> str:
+    """Write the labels of ``predict --labels``; the line to print."""
+    from .blockwise.labels import write_labels
+
+    rule = labels_rule(args, run)
     output = args.labels or f"{args.output.rstrip('/')}_labels"
     block = tuple(int(v) for v in args.label_block.split(",")) if args.label_block else None
     report = write_labels(args.output, output, rule, block=block, overwrite=args.overwrite)

@@ -35,7 +35,7 @@ from .layout import message_label, scrolling_body, show_text
 from .output_layers import OUTPUT_FORMS, allocate_output, layer_data, show, spatial_affine
 from .preview import PreviewMixin, viewer_camera
 from .registry import NetworkRegistry, RegisteredNetwork, registry
-from .task_outputs import task_outputs, task_rule
+from .task_outputs import TaskOutputsMixin, task_outputs, task_rule
 
 _BAD = "color: #f44336;"
 
@@ -68,7 +68,7 @@ class Job:
         return f"{self.layer_name} · {self.entry.name}"
 
 
-class PredictionDock(PreviewMixin, Container):
+class PredictionDock(TaskOutputsMixin, PreviewMixin, Container):
     """Image, network, device, tiling options, output form; Predict / Cancel / Preview."""
 
     def __init__(self, napari_viewer: napari.viewer.Viewer | None = None, network_registry: NetworkRegistry = registry):
@@ -130,6 +130,8 @@ class PredictionDock(PreviewMixin, Container):
         self.network.changed.connect(self._on_network)
         self.threshold.changed.connect(self._on_label_parameter)
         self._last: tuple[Job, Any] | None = None  # the last run and its prediction: labels redone from it
+        self.labels_worker = None
+        self._labels_generation = 0
         self.predict_button.changed.connect(self.run)
         self.cancel_button.changed.connect(self.cancel)
         self.preview.changed.connect(self._on_preview_toggled)
@@ -332,41 +334,12 @@ class PredictionDock(PreviewMixin, Container):
         self.predict_button.enabled, self.cancel_button.enabled = True, False
         self.progress.value = 0  # the message says how the run ended; the bar waits for the next
 
-    def _on_network(self, name) -> None:
-        """A DaCapo run's model: show the task's channels and labels, with its parameter."""
-        task = task_outputs(self.registry.get(name).network) if name else None
-        if task is None:
-            if self.output.value == "task":
-                self.output.value = "stack"
-            return
-        post = task.post_processor
-        self.output.value = "task"
-        if post.parameter:
-            self.threshold.label = post.parameter
-            self.threshold.min, self.threshold.max = post.minimum, post.maximum
-            self.threshold.value = post.default
-        self._on_output_form("task")
-
-    def _on_output_form(self, form) -> None:
-        task = task_outputs(self.registry.get(self.network.value).network) if self.network.value else None
-        parameter = task is not None and task.post_processor.parameter is not None
-        self.threshold.visible = form == "threshold" or (form == "task" and parameter)
-        if form == "threshold":
-            self.threshold.label = "threshold"
-
-    def _on_label_parameter(self, _value) -> None:
-        """A new threshold or bias relabels the last prediction; the network does not run again."""
-        if self.output.value == "task" and self._last is not None and self.worker is None:
-            job, out = self._last
-            self._show(job, out, partial=False)
-
     def _show(self, job: Job, out, partial: bool) -> list:
         name = job.base_name + (" (partial)" if partial else "")
         task = task_outputs(job.entry.network)
         if not partial:
             self._last = (job, out)
-        layers = layer_data(
-            out,
+        kwargs = dict(
             form=self.output.value,
             base_name=name,
             scale=job.placement.voxel_size,
@@ -376,9 +349,12 @@ class PredictionDock(PreviewMixin, Container):
             units=job.units,
             affine=job.affine,
             channel_names=task.channels if task is not None else None,
-            rule=task_rule(task, self.threshold.value) if task is not None and self.output.value == "task" else None,
         )
-        return show(self.viewer, layers)
+        rule = task_rule(task, self.threshold.value) if task is not None and self.output.value == "task" else None
+        if rule is None:
+            return show(self.viewer, layer_data(out, **kwargs))
+        self.show_later(lambda: layer_data(out, **kwargs, rule=rule))  # labels take a while: in a worker
+        return []
 
     def show_error(self, text: str) -> None:
         """The cause in one line; the rest (missing keys, shapes…) behind "details"."""

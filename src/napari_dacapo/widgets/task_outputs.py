@@ -1,11 +1,13 @@
-"""What a DaCapo run's task adds to the prediction dock: channel names and the labels of its
-post-processor, with its parameter (no Qt)."""
+"""What a DaCapo run's task adds to the prediction dock: channel names, the labels of its
+post-processor with its parameter (threshold or bias), relabelled in a worker thread when the
+parameter changes, without running the network again."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["task_outputs", "task_rule"]
+__all__ = ["TaskOutputsMixin", "task_outputs", "task_rule"]
 
 
 def task_outputs(network: Any):
@@ -22,3 +24,62 @@ def task_rule(task: Any, value: float):
     if post.kind == "none":
         return None
     return label_rule(post, value if post.parameter else None)
+
+
+class TaskOutputsMixin:
+    """For :class:`~napari_dacapo.widgets.PredictionDock`: uses its ``registry``, ``network``,
+    ``output``, ``threshold``, ``viewer``, ``worker``, ``_last``, ``_show``, ``show_error``."""
+
+    def _on_network(self, name) -> None:
+        """A DaCapo run's model: show the task's channels and labels, with its parameter."""
+        task = task_outputs(self.registry.get(name).network) if name else None
+        if task is None:
+            if self.output.value == "task":
+                self.output.value = "stack"
+            return
+        post = task.post_processor
+        self.output.value = "task"
+        if post.parameter:
+            self.threshold.label = post.parameter
+            self.threshold.min, self.threshold.max = post.minimum, post.maximum
+            self.threshold.value = post.default
+        self._on_output_form("task")
+
+    def _on_output_form(self, form) -> None:
+        task = task_outputs(self.registry.get(self.network.value).network) if self.network.value else None
+        parameter = task is not None and task.post_processor.parameter is not None
+        self.threshold.visible = form == "threshold" or (form == "task" and parameter)
+        if form == "threshold":
+            self.threshold.label = "threshold"
+
+    def _on_label_parameter(self, _value) -> None:
+        """A new threshold or bias relabels the last prediction; the network does not run again."""
+        if self.output.value == "task" and self._last is not None and self.worker is None:
+            job, out = self._last
+            self._show(job, out, partial=False)
+
+    def show_later(self, make: Callable[[], list]) -> Any:
+        """Make layer data in a worker thread (labels of a large volume take seconds) and show
+        it when done, unless a newer request came meanwhile."""
+        from napari.qt.threading import thread_worker
+
+        from .output_layers import show
+
+        self._labels_generation += 1
+        generation = self._labels_generation
+
+        def done(layers) -> None:
+            if generation == self._labels_generation:
+                show(self.viewer, layers)
+
+        def finished() -> None:
+            if generation == self._labels_generation:
+                self.labels_worker = None
+
+        worker = thread_worker(make, start_thread=False)()
+        worker.returned.connect(done)
+        worker.errored.connect(lambda error: self.show_error(f"labels failed: {error}"))
+        worker.finished.connect(finished)
+        self.labels_worker = worker
+        worker.start()
+        return worker
