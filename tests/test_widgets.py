@@ -446,14 +446,16 @@ def test_preview_waits_until_the_view_stops_changing(qtbot, viewer, prediction_d
     prediction_dock.refresh_preview = lambda: runs.append(time.perf_counter()) or original()
     prediction_dock._preview_timer = None  # the timer binds refresh_preview when first created
     camera = viewer.scene.camera
-    started = time.perf_counter()
     for step in range(10):  # ten pans, 50 ms apart: one burst of view changes
         camera.center = (0, 100 + step, 100 + step)
+        last_pan = time.perf_counter()
         qtbot.wait(50)
     qtbot.waitUntil(lambda: len(runs) >= 1, timeout=5_000)
     qtbot.wait(400)
     assert len(runs) == 1  # one preview for the whole burst …
-    assert runs[0] - started >= 0.5 + 0.25 - 0.05  # … started 250 ms after the last pan
+    # … started once the view had been still for 250 ms: a timer never fires before its time
+    # (a coarse Qt timer may by 5 %), however busy the machine, so this bound holds anywhere
+    assert runs[0] - last_pan >= 0.25 * 0.95
 
 
 def test_outputs_follow_an_input_shown_through_an_affine(qtbot, viewer, prediction_dock):
