@@ -448,8 +448,8 @@ def test_preview_waits_until_the_view_stops_changing(qtbot, viewer, prediction_d
     camera = viewer.scene.camera
     pans = []
     for step in range(10):  # ten pans, 50 ms apart: one burst of view changes
+        pans.append(time.perf_counter())  # before the pan, which (re)starts the timer
         camera.center = (0, 100 + step, 100 + step)
-        pans.append(time.perf_counter())
         qtbot.wait(50)
     qtbot.waitUntil(lambda: len(runs) >= 1, timeout=5_000)
     qtbot.wait(400)
