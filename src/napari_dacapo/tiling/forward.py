@@ -13,7 +13,19 @@ from torch import nn
 
 from ..architectures import Architecture
 
-__all__ = ["Forward", "TileInterrupted", "inference_memory_format", "interruptible", "is_out_of_memory", "on_device"]
+__all__ = [
+    "AUTOCAST_TOLERANCE",
+    "Forward",
+    "TileInterrupted",
+    "inference_memory_format",
+    "interruptible",
+    "is_out_of_memory",
+    "on_device",
+]
+
+AUTOCAST_TOLERANCE = {torch.bfloat16: 2e-2, torch.float16: 5e-3}
+"""How far (a fraction of the float32 output's largest magnitude, at least 1) an autocast
+output may be from the float32 one on the first batch; beyond it the run goes on in float32."""
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +59,13 @@ def on_device(architecture: Architecture, device: torch.device) -> Iterator[None
     if memory_format != original_format:
         architecture.to(memory_format=memory_format)
     switched = _activations_in_place(architecture)
+    benchmark = torch.backends.cudnn.benchmark
+    if device.type == "cuda":  # one tile shape for the whole run: let cuDNN pick its fastest algorithms
+        torch.backends.cudnn.benchmark = True
     try:
         yield
     finally:
+        torch.backends.cudnn.benchmark = benchmark
         for activation in switched:
             activation.inplace = False
         architecture.train(was_training)
@@ -141,29 +157,77 @@ class Forward:
         self.architecture = architecture
         self.device = device
         self.dtype = dtype
+        self.fallback: str | None = None  # why an autocast dtype was given up, if it was
+        self._checked = dtype == torch.float32
         self.memory_format = inference_memory_format(device, architecture.dims)
+        self._pinned: dict[tuple[int, ...], torch.Tensor] = {}
 
-    def __call__(self, tiles: list[np.ndarray]) -> torch.Tensor:
-        x = torch.from_numpy(np.stack(tiles))
-        if self.device.type == "cuda":
-            x = x.pin_memory().to(self.device, non_blocking=True)
-        else:
-            x = x.to(self.device)
+    def __call__(self, tiles: list[np.ndarray], crops: list | None = None) -> list[torch.Tensor]:
+        """The outputs of ``tiles`` (one batch), each cropped on the device to its ``crops``
+        ROI (output voxels; None: all of it), as float32 CPU tensors."""
+        x = self._upload(tiles)
         try:
-            return self._run(x.contiguous(memory_format=self.memory_format))
+            y = self._run(x.contiguous(memory_format=self.memory_format))
+            if not self._checked:
+                y = self._check_autocast(x, y)
         except RuntimeError as error:
             if self.memory_format == torch.contiguous_format or is_out_of_memory(error):
                 raise
             log.info("the network does not run channels last (%s); using the default layout", error)
             self.memory_format = torch.contiguous_format
             self.architecture.to(memory_format=torch.contiguous_format)
-            return self._run(x.contiguous())
+            y = self._run(x.contiguous())
+        crops = crops if crops is not None else [None] * len(tiles)
+        kept = [y[i] if crop is None else y[i][(slice(None),) + crop.to_slices()] for i, crop in enumerate(crops)]
+        return self._download(kept)
+
+    def _check_autocast(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Keep the autocast dtype only if the first batch is within :data:`AUTOCAST_TOLERANCE`
+        of float32; otherwise go on in float32 (and say why in ``fallback`` and the log)."""
+        self._checked = True
+        chosen, self.dtype = self.dtype, torch.float32
+        exact = self._run(x.contiguous(memory_format=self.memory_format))
+        scale = max(1.0, float(exact.abs().max()))
+        error = float((y.float() - exact).abs().max()) / scale
+        tolerance = AUTOCAST_TOLERANCE.get(chosen, 0.0)
+        if error <= tolerance:
+            self.dtype = chosen
+            return y
+        self.fallback = (
+            f"{str(chosen).removeprefix('torch.')} autocast is {error:.2g} (of the output's scale) from float32 "
+            f"on the first batch, over the tolerance {tolerance:g}: predicting in float32"
+        )
+        log.warning(self.fallback)
+        return exact
+
+    def _upload(self, tiles: list[np.ndarray]) -> torch.Tensor:
+        """The batch on the device; on CUDA through a pinned buffer kept for the batch's
+        shape (a fresh one per batch costs a page-locking allocation each time)."""
+        if self.device.type != "cuda":
+            return torch.from_numpy(np.stack(tiles)).to(self.device)
+        shape = (len(tiles), *tiles[0].shape)
+        buffer = self._pinned.get(shape)
+        if buffer is None:
+            self._pinned = {shape: torch.empty(shape, dtype=torch.float32, pin_memory=True)}
+            buffer = self._pinned[shape]
+        torch.cuda.current_stream(self.device).synchronize()  # the last copy out of it is done
+        np.stack(tiles, out=buffer.numpy())
+        return buffer.to(self.device, non_blocking=True)
+
+    def _download(self, kept: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Cropped outputs to the CPU as float32: converted and cropped on the device, so only
+        the kept voxels cross PCIe."""
+        if self.device.type != "cuda":
+            return [k.float() for k in kept]
+        host = [torch.empty(k.shape, dtype=torch.float32, pin_memory=True) for k in kept]
+        for target, source in zip(host, kept, strict=True):
+            target.copy_(source.float(), non_blocking=True)
+        torch.cuda.current_stream(self.device).synchronize()
+        return host
 
     def _run(self, x: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
             if self.dtype != torch.float32:
                 with torch.autocast(device_type=self.device.type, dtype=self.dtype):
-                    y = self.architecture(x)
-            else:
-                y = self.architecture(x)
-        return y.float().cpu()
+                    return self.architecture(x)
+            return self.architecture(x)

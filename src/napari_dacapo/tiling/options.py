@@ -37,6 +37,7 @@ class PredictOptions:
     tile_shape: Coordinate | None = None
     tile_growth: float = TILE_GROWTH
     prefetch: int = 4
+    write_behind: int = 2
 
     def __post_init__(self) -> None:
         _choice(self.pad, "pad", PAD_MODES)
@@ -45,6 +46,10 @@ class PredictOptions:
             isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1
         ):
             raise ValueError(f"batch_size must be a positive integer or 'auto', got {self.batch_size!r}")
+        for name in ("prefetch", "write_behind"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a whole number 0 or more, got {value!r}")
         if self.tile_growth < 0:
             raise ValueError(f"tile_growth must be 0 or more, got {self.tile_growth}")
         if self.tile_shape is not None:

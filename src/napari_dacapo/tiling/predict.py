@@ -24,6 +24,7 @@ from .options import TILE_GROWTH, PredictOptions, options_from
 from .progress import Monitor, PredictionCancelled, Reporter, Step
 from .reading import prefetched_tiles
 from .tiles import PredictionPlan, Tile
+from .writing import WriteBehind
 
 __all__ = [
     "PredictOptions",
@@ -54,6 +55,7 @@ def predict(
     tile_shape: Coordinate | None = None,
     tile_growth: float = TILE_GROWTH,
     prefetch: int = 4,
+    write_behind: int = 2,
 ) -> Any:
     """Predict ``architecture`` over ``image`` tile by tile; returns ``(channels, *spatial)``.
 
@@ -75,6 +77,8 @@ def predict(
     - ``out``: an existing array (numpy, zarr) of the output's shape to fill.
     - ``progress``: ``progress(done, total)`` per tile, or a tqdm-like object with
       ``update``/``total``.
+    - ``prefetch``: tiles read ahead in a thread; ``write_behind``: tile outputs queued for a
+      writer thread while the next tiles run (0: written in turn).
     - ``should_stop``: polled between batches; when it returns True, :class:`PredictionCancelled`
       is raised and ``out`` keeps every finished tile.
 
@@ -91,6 +95,7 @@ def predict(
         tile_shape=tile_shape,
         tile_growth=tile_growth,
         prefetch=prefetch,
+        write_behind=write_behind,
     )
     steps = predict_steps(architecture, image, options, out=out)
     reporter, last = None, None
@@ -177,6 +182,8 @@ def predict_tiles(
                 interruptible(architecture, monitor.stop.is_set, lambda f: setattr(monitor, "inside_tile", f))
             )
         stop = threading.Event()
+        writer = WriteBehind(out, options.write_behind)
+        ready = None
         done = 0
         try:
             ready = prefetched_tiles(
@@ -197,8 +204,9 @@ def predict_tiles(
                 if restart is not None:
                     restart()
                 try:
-                    result = forward([voxels for _, voxels in batch])
+                    result = forward([voxels for _, voxels in batch], [tile.crop_roi for tile, _ in batch])
                 except TileInterrupted:
+                    writer.close()  # the finished tiles stay in the output
                     raise PredictionCancelled(done, total) from None
                 except (torch.cuda.OutOfMemoryError, RuntimeError) as error:
                     if not is_out_of_memory(error):
@@ -211,25 +219,17 @@ def predict_tiles(
                     raise MemoryError(
                         f"one tile of {tile_shape} voxels does not fit in the memory of {device}"
                     ) from None
-                for (tile, _), y in zip(batch, result, strict=True):
-                    _write(out, tile, y)
+                for (tile, _), kept in zip(batch, result, strict=True):
+                    writer.put(tile, kept)
                 del pending[: len(batch)]
                 done += len(batch)
                 yield Step(done, total, tile_shape)
+            writer.close()  # every tile written before the run counts as done
         finally:
             stop.set()
+            if ready is not None:
+                ready.close()  # ends the reader thread now, not when the generator is collected
+            writer.close_quietly()
 
 
 predict_blocks = predict_tiles  # its name before tiles and blocks were told apart
-
-
-def _write(out: Any, tile: Tile, y: torch.Tensor) -> None:
-    """Put one tile's kept output into ``out``: a numpy array through a torch view, which
-    copies from the channels-last layout with all threads; anything else (zarr, a writer)
-    as numpy."""
-    kept = y[(slice(None),) + tile.crop_roi.to_slices()]
-    target = (slice(None),) + tile.write_roi.to_slices()
-    if isinstance(out, np.ndarray) and out.dtype == np.float32 and out.flags.writeable:
-        torch.from_numpy(out[target]).copy_(kept)
-    else:
-        out[target] = kept.numpy()

@@ -1,0 +1,131 @@
+"""The engine's stages — reading ahead, forward passes, cropping on the device, writing
+behind — in every combination give the whole-image result; an error in any stage surfaces
+once and stops the run; cancelling keeps exactly the finished tiles; no thread is left."""
+
+import logging
+import threading
+
+import numpy as np
+import pytest
+import torch
+from reference import whole_image_forward
+
+from napari_dacapo import PredictionCancelled, predict
+from napari_dacapo.architectures import CNNectomeUNetConfig
+from napari_dacapo.tiling import predict_steps
+
+
+def unet(dims=2):
+    config = CNNectomeUNetConfig(
+        name="u",
+        input_shape=(44,) * dims,
+        fmaps_out=2,
+        fmaps_in=1,
+        num_fmaps=3,
+        fmap_inc_factor=2,
+        downsample_factors=[(2,) * dims],
+    )
+    torch.manual_seed(0)
+    return config.architecture_type(config).eval()
+
+
+NETWORK = unet()
+IMAGE = np.random.default_rng(0).random((130, 110)).astype(np.float32)
+CONTEXT = tuple(NETWORK.context)
+VALID = tuple(s - c for s, c in zip(IMAGE.shape, CONTEXT, strict=True))  # valid: the image less the context
+EXPECTED = whole_image_forward(NETWORK, IMAGE[None], margin=0)[(slice(None), *(slice(0, v) for v in VALID))]
+
+
+def engine_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("napari-dacapo-")]
+
+
+def assert_close(actual, expected):
+    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5 * float(np.abs(expected).max()))
+
+
+@pytest.mark.parametrize("write_behind", [0, 1, 3])
+@pytest.mark.parametrize("prefetch", [1, 4])
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_every_stage_combination_gives_the_whole_image_result(write_behind, prefetch, batch_size):
+    out = predict(
+        NETWORK,
+        IMAGE,
+        pad="valid",
+        device="cpu",
+        tile_shape=(52, 48),
+        batch_size=batch_size,
+        prefetch=prefetch,
+        write_behind=write_behind,
+    )
+    assert_close(out, EXPECTED)
+    assert engine_threads() == []
+
+
+class FailingOutput:
+    """An output array whose third write fails (a full disk, say)."""
+
+    def __init__(self, shape):
+        self.shape = shape
+        self.dtype = np.float32
+        self.writes = 0
+
+    def __setitem__(self, key, value):
+        self.writes += 1
+        if self.writes == 3:
+            raise OSError(28, "No space left on device")
+
+
+@pytest.mark.parametrize("write_behind", [0, 2])
+def test_a_writer_error_surfaces_once_and_stops_the_run(write_behind):
+    out = FailingOutput((2, *VALID))
+    with pytest.raises(OSError, match="No space left on device"):
+        predict(NETWORK, IMAGE, pad="valid", device="cpu", tile_shape=(44, 44), out=out, write_behind=write_behind)
+    assert out.writes == 3  # nothing more was written after the error
+    assert engine_threads() == []
+
+
+def test_a_reader_error_surfaces_once_and_stops_the_run():
+    image = IMAGE.copy()
+    image[100, 100] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        predict(NETWORK, image, pad="valid", device="cpu", tile_shape=(44, 44))
+    assert engine_threads() == []
+
+
+@pytest.mark.parametrize("write_behind", [0, 2])
+def test_cancel_keeps_exactly_the_finished_tiles(write_behind):
+    out = np.full((2, *VALID), np.nan, np.float32)
+    steps = predict_steps(NETWORK, IMAGE, pad="valid", device="cpu", tile_shape=(44, 44), out=out, batch_size=1)
+    step = next(steps)
+    total = step.total
+    for _ in range(3):
+        step = next(steps)
+    steps.close()  # stop between two batches: 3 tiles are done
+    assert engine_threads() == []
+    written = ~np.isnan(out[0])
+    assert 0 < written.sum() < written.size
+    assert_close(out[:, written], EXPECTED[:, written])
+    with pytest.raises(PredictionCancelled):
+        predict(NETWORK, IMAGE, pad="valid", device="cpu", tile_shape=(44, 44), should_stop=lambda: True)
+    assert step.done == 3 and total > 3
+    assert engine_threads() == []
+
+
+def test_autocast_is_kept_within_its_tolerance_and_given_up_beyond_it(monkeypatch, caplog):
+    import napari_dacapo.tiling.forward as forward
+
+    exact = predict(NETWORK, IMAGE, pad="valid", device="cpu")
+    kept = predict(NETWORK, IMAGE, pad="valid", device="cpu", dtype="bfloat16")
+    assert not np.array_equal(kept, exact)  # bfloat16 was used
+    assert np.abs(kept - exact).max() <= 0.1 * max(1.0, float(np.abs(exact).max()))
+    monkeypatch.setitem(forward.AUTOCAST_TOLERANCE, torch.bfloat16, 0.0)
+    with caplog.at_level(logging.WARNING, logger="napari_dacapo.tiling.forward"):
+        fallen = predict(NETWORK, IMAGE, pad="valid", device="cpu", dtype="bfloat16")
+    np.testing.assert_array_equal(fallen, exact)  # float32, as if asked
+    assert "bfloat16 autocast is" in caplog.text and "predicting in float32" in caplog.text
+
+
+def test_bad_stage_options_are_named():
+    with pytest.raises(ValueError, match="write_behind must be a whole number 0 or more"):
+        predict(NETWORK, IMAGE, write_behind=-1)
