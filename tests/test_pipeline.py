@@ -129,3 +129,21 @@ def test_autocast_is_kept_within_its_tolerance_and_given_up_beyond_it(monkeypatc
 def test_bad_stage_options_are_named():
     with pytest.raises(ValueError, match="write_behind must be a whole number 0 or more"):
         predict(NETWORK, IMAGE, write_behind=-1)
+
+
+def test_device_tiles_are_the_largest_valid_tile_that_fits():
+    from napari_dacapo.tiling.memory import DEVICE_SHARE, device_tile_shape, estimate_tile_memory
+
+    net = unet(dims=3)
+    configured = net.input_shape + net.eval_shape_increase
+    need = estimate_tile_memory(net, configured)
+    free = int(40 * need / DEVICE_SHARE)  # room for the configured tile 20 times over (2× each)
+    tile = device_tile_shape(net, (400, 400, 400), free)
+    assert tile is not None and net.geometry.is_valid_input(tuple(tile))
+    assert all(t > c for t, c in zip(tile, configured, strict=True))
+    assert 2 * estimate_tile_memory(net, tile) <= DEVICE_SHARE * free
+    step = net.geometry.total_downsample
+    assert 2 * estimate_tile_memory(net, tile + step) > DEVICE_SHARE * free  # one step more does not fit
+    assert device_tile_shape(net, (400, 400, 400), free=need) is None  # not even one step more fits
+    small_image = device_tile_shape(net, (50, 50, 50), free * 100)
+    assert small_image is not None and all(t <= 50 + c + s for t, c, s in zip(small_image, net.context, step, strict=True))

@@ -18,6 +18,7 @@ from .tiles import PredictionPlan, fitted_plan, plan_prediction
 
 __all__ = [
     "auto_batch_size",
+    "device_tile_shape",
     "estimate_tile_memory",
     "grown_tile_fits",
     "next_smaller_plan",
@@ -85,6 +86,36 @@ def auto_batch_size(architecture: Architecture, device: torch.device, plan: Pred
     return int(max(1, min(16, (0.6 * free) // max(per_tile, 1))))
 
 
+DEVICE_SHARE = 0.6
+"""The share of a GPU's free memory a tile may take (twice its estimate, as the estimate leaves
+out the framework's own buffers)."""
+
+
+def device_tile_shape(
+    architecture: Architecture, spatial: Sequence[int], free: int, use_eval_shape_increase: bool = True
+) -> Coordinate | None:
+    """The largest valid tile (the configured one grown by whole steps on every axis at once)
+    whose estimated need, twice over, fits in :data:`DEVICE_SHARE` of ``free`` bytes, and no
+    larger than the image (plus the network's context) needs; None if not even the configured
+    tile is larger than that."""
+    grid = NetworkGrid.from_architecture(architecture, use_eval_shape_increase)
+    budget = DEVICE_SHARE * free
+    limit = Coordinate(spatial) + Coordinate(architecture.context) + grid.step
+    best = None
+    for k in range(1, 64):
+        tile = grid.tile_shape + grid.step * k
+        if any(t > m for t, m in zip(tile, limit, strict=True)):
+            break
+        try:
+            grid.with_tile_shape(architecture, tile)
+        except ShapeError:
+            continue
+        if 2 * estimate_tile_memory(architecture, tile) > budget:
+            break
+        best = tile
+    return best
+
+
 def smaller_plans(
     architecture: Architecture, image_shape, pad: str = "reflect", use_eval_shape_increase: bool = True
 ) -> Iterator[PredictionPlan]:
@@ -123,7 +154,13 @@ def plan_attempts(
         yield plan
         return
     configured = NetworkGrid.from_architecture(architecture, eval_increase).tile_shape
-    if not grown_tile_fits(architecture, plan, configured, options.torch_device, options.batch_size):
+    device = options.torch_device
+    if device.type == "cuda":  # tiles sized for the device: the largest that fits its free memory
+        tile = device_tile_shape(architecture, spatial, torch.cuda.mem_get_info(device)[0], eval_increase)
+        if tile is not None:
+            plan = plan_prediction(architecture, spatial, pad, eval_increase, tile, 0.0)
+            log.info("tiles of %s voxels for the free memory of %s", tuple(tile), device)
+    elif not grown_tile_fits(architecture, plan, configured, device, options.batch_size):
         plan = plan_prediction(architecture, spatial, pad, eval_increase, tile_growth=0)
     yield plan
     for smaller in smaller_plans(architecture, spatial, pad, eval_increase):
