@@ -146,4 +146,5 @@ def test_device_tiles_are_the_largest_valid_tile_that_fits():
     assert 2 * estimate_tile_memory(net, tile + step) > DEVICE_SHARE * free  # one step more does not fit
     assert device_tile_shape(net, (400, 400, 400), free=need) is None  # not even one step more fits
     small_image = device_tile_shape(net, (50, 50, 50), free * 100)
-    assert small_image is not None and all(t <= 50 + c + s for t, c, s in zip(small_image, net.context, step, strict=True))
+    assert small_image is not None
+    assert all(t <= 50 + c + s for t, c, s in zip(small_image, net.context, step, strict=True))
