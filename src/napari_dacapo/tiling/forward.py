@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 from collections.abc import Callable, Iterator
@@ -45,11 +46,57 @@ def inference_memory_format(device: torch.device, dims: int) -> torch.memory_for
     return torch.contiguous_format
 
 
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
+_GLIBC_DEFAULTS = {_M_TRIM_THRESHOLD: 128 * 1024, _M_MMAP_THRESHOLD: 128 * 1024}
+_kept_heap = 0  # how many runs hold glibc's heap (nested runs set it up once)
+
+
+def _libc():
+    import ctypes
+    import ctypes.util
+    import platform
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+
+
+@contextmanager
+def kept_heap() -> Iterator[None]:
+    """While inside, glibc keeps freed memory for reuse instead of handing large blocks back
+    to the system: every forward pass frees and allocates feature maps of hundreds of MB,
+    and with glibc's defaults each is a fresh ``mmap`` whose pages fault in one by one (a
+    third of the CPU time of a 164³ forward pass went to the kernel; measured 1.3× faster
+    without). Afterwards the defaults are back and the kept memory is returned
+    (``malloc_trim``). Elsewhere than Linux with glibc, nothing changes."""
+    global _kept_heap
+    libc = _libc()
+    if libc is None:
+        yield
+        return
+    if _kept_heap == 0:
+        libc.mallopt(_M_MMAP_THRESHOLD, 1 << 30)
+        libc.mallopt(_M_TRIM_THRESHOLD, 1 << 31)
+    _kept_heap += 1
+    try:
+        yield
+    finally:
+        _kept_heap -= 1
+        if _kept_heap == 0:
+            for parameter, value in _GLIBC_DEFAULTS.items():
+                libc.mallopt(parameter, value)
+            libc.malloc_trim(0)
+
+
 @contextmanager
 def on_device(architecture: Architecture, device: torch.device) -> Iterator[None]:
-    """The network in eval mode on ``device`` (channels last on the CPU, activations in
-    place), then back where and as it was. Nested uses change nothing, so a caller that
-    predicts many images (or blocks) sets the network up once."""
+    """The network in eval mode on ``device`` (channels last and a kept heap on the CPU,
+    activations in place, cuDNN's benchmark mode on CUDA), then back where and as it was.
+    Nested uses change nothing, so a caller that predicts many images (or blocks) sets the
+    network up once."""
     was_training = architecture.training
     parameters = next(architecture.parameters(), None)
     original_device = parameters.device if parameters is not None else None
@@ -62,9 +109,12 @@ def on_device(architecture: Architecture, device: torch.device) -> Iterator[None
     benchmark = torch.backends.cudnn.benchmark
     if device.type == "cuda":  # one tile shape for the whole run: let cuDNN pick its fastest algorithms
         torch.backends.cudnn.benchmark = True
+    heap = kept_heap() if device.type == "cpu" else contextlib.nullcontext()
+    heap.__enter__()
     try:
         yield
     finally:
+        heap.__exit__(None, None, None)
         torch.backends.cudnn.benchmark = benchmark
         for activation in switched:
             activation.inplace = False

@@ -8,7 +8,6 @@ import queue
 import threading
 from typing import Any
 
-import numpy as np
 import torch
 
 from .tiles import Tile
@@ -17,14 +16,12 @@ __all__ = ["WriteBehind", "write_tile"]
 
 
 def write_tile(out: Any, tile: Tile, kept: torch.Tensor) -> None:
-    """Put one tile's kept output (already cropped) into ``out``: a numpy array through a
-    torch view, which copies from the channels-last layout with all threads; anything else
-    (zarr, a writer) as numpy."""
-    target = (slice(None),) + tile.write_roi.to_slices()
-    if isinstance(out, np.ndarray) and out.dtype == np.float32 and out.flags.writeable:
-        torch.from_numpy(out[target]).copy_(kept)
-    else:
-        out[target] = kept.numpy()
+    """Put one tile's kept output (already cropped) into ``out`` (numpy, zarr, a writer).
+
+    numpy's single-threaded copy, not torch's: an output array is fresh memory whose pages
+    fault in on first write, and torch's two-thread copy into it was ten times slower than
+    numpy's (229 vs 20 ms for a 4 × 128³ tile; into memory already touched, 6 vs 12 ms)."""
+    out[(slice(None),) + tile.write_roi.to_slices()] = kept.numpy()
 
 
 class WriteBehind:
