@@ -79,7 +79,7 @@ def kept_heap() -> Iterator[None]:
         return
     if _kept_heap == 0:
         libc.mallopt(_M_MMAP_THRESHOLD, 1 << 30)
-        libc.mallopt(_M_TRIM_THRESHOLD, 1 << 31)
+        libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30)  # a C int: at most 2^31 - 1
     _kept_heap += 1
     try:
         yield
