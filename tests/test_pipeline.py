@@ -148,3 +148,24 @@ def test_device_tiles_are_the_largest_valid_tile_that_fits():
     small_image = device_tile_shape(net, (50, 50, 50), free * 100)
     assert small_image is not None
     assert all(t <= 50 + c + s for t, c, s in zip(small_image, net.context, step, strict=True))
+
+
+def test_the_kept_heap_is_set_once_for_nested_runs_and_undone_after(monkeypatch):
+    import napari_dacapo.tiling.forward as forward
+
+    calls = []
+
+    class FakeLibc:
+        def mallopt(self, parameter, value):
+            calls.append(("mallopt", parameter, value))
+            return 1
+
+        def malloc_trim(self, pad):
+            calls.append(("trim", pad))
+            return 1
+
+    monkeypatch.setattr(forward, "_libc", lambda: FakeLibc())
+    with forward.kept_heap(), forward.kept_heap():
+        assert [c[0] for c in calls] == ["mallopt", "mallopt"]  # set once, for the outer run
+    defaults = [("mallopt", p, v) for p, v in forward._GLIBC_DEFAULTS.items()]
+    assert calls[2:] == [*defaults, ("trim", 0)]  # glibc's defaults back, the kept memory returned

@@ -65,8 +65,9 @@ def test_predicting_a_run_shows_named_channels_and_its_labels(qtbot, docks):
     prediction.image.value = viewer.layers["raw"]
     prediction.network.value = "affinities @ 200"
     assert prediction.output.value == "task"
-    assert not prediction.threshold.native.isHidden() and prediction.threshold.label == "bias"
-    assert prediction.threshold.value == 0.5
+    slider = prediction.label_parameter
+    assert not slider.native.isHidden() and slider.label == "bias" and prediction.threshold.native.isHidden()
+    assert (slider.value, slider.min, slider.max) == (0.5, 0.0, 1.0)
     prediction.run()
     qtbot.waitUntil(lambda: prediction.worker is None, timeout=60_000)
     qtbot.waitUntil(lambda: prediction.labels_worker is None, timeout=60_000)
@@ -85,7 +86,7 @@ def test_predicting_a_run_shows_named_channels_and_its_labels(qtbot, docks):
     forward_calls = []
     network = prediction.registry.get("affinities @ 200").network
     handle = network.register_forward_hook(lambda *_: forward_calls.append(1))
-    prediction.threshold.value = 0.75
+    prediction.label_parameter.value = 0.75  # the slider released at 0.75
     qtbot.waitUntil(lambda: prediction.labels_worker is None, timeout=60_000)
     assert prediction.worker is None and not forward_calls
     handle.remove()

@@ -12,6 +12,7 @@ from magicgui.widgets import (
     CheckBox,
     ComboBox,
     Container,
+    FloatSlider,
     FloatSpinBox,
     ProgressBar,
     PushButton,
@@ -95,6 +96,9 @@ class PredictionDock(TaskOutputsMixin, PreviewMixin, Container):
         self.batch_size.tooltip = "Tiles per forward pass; auto: what fits in free GPU memory (1 on the CPU)."
         self.output = ComboBox(label="output", choices=list(OUTPUT_FORMS.items()), value="stack")
         self.threshold = FloatSpinBox(label="threshold", value=0.5, min=-1e6, max=1e6, step=0.05)
+        # a DaCapo run's post-processor parameter (threshold or bias): labels follow on release
+        self.label_parameter = FloatSlider(label="bias", value=0.5, min=0.0, max=1.0, step=0.01, tracking=False)
+        self.label_parameter.tooltip = "The task's post-processor parameter: the labels follow without a new run."
         self.keep_partial = CheckBox(text="keep a partial result on cancel", value=False)
         self.preview = CheckBox(text="preview (region in view, live)", value=False)
         self.predict_button = PushButton(text="Predict")
@@ -113,6 +117,7 @@ class PredictionDock(TaskOutputsMixin, PreviewMixin, Container):
                 self.batch_size,
                 self.output,
                 self.threshold,
+                self.label_parameter,
                 self.keep_partial,
                 self.preview,
             ],
@@ -127,8 +132,9 @@ class PredictionDock(TaskOutputsMixin, PreviewMixin, Container):
         self.image.changed.connect(self._on_image)
         self.output.changed.connect(self._on_output_form)
         self.threshold.visible = False
+        self.label_parameter.visible = False
         self.network.changed.connect(self._on_network)
-        self.threshold.changed.connect(self._on_label_parameter)
+        self.label_parameter.changed.connect(self._on_label_parameter)
         self._last: tuple[Job, Any] | None = None  # the last run and its prediction: labels redone from it
         self.labels_worker = None
         self._labels_generation = 0
@@ -350,7 +356,8 @@ class PredictionDock(TaskOutputsMixin, PreviewMixin, Container):
             affine=job.affine,
             channel_names=task.channels if task is not None else None,
         )
-        rule = task_rule(task, self.threshold.value) if task is not None and self.output.value == "task" else None
+        wanted = task is not None and self.output.value == "task"
+        rule = task_rule(task, self.label_parameter.value) if wanted else None
         if rule is None:
             return show(self.viewer, layer_data(out, **kwargs))
         self.show_later(lambda: layer_data(out, **kwargs, rule=rule))  # labels take a while: in a worker

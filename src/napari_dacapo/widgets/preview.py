@@ -74,6 +74,7 @@ class PreviewMixin:
         # what the shown layer depends on besides the region in view
         asked = (job_layer.name, id(job_layer.data), entry.name, id(entry.network), options, index)
         asked += (self.output.value, float(self.threshold.value), tuple(job_layer.scale), tuple(job_layer.translate))
+        asked += (float(self.label_parameter.value),)
         cached = self._preview_cache
         if cached is not None and cached[0] == asked and cached[1].covers(roi):
             return None  # the layer already holds these voxels (a slab around the slice in view)
@@ -99,7 +100,7 @@ class PreviewMixin:
             task = task_outputs(entry.network)
             # labels of the region with the full run's blocks and IDs (not yet for a stack's slice)
             wanted = task is not None and self.output.value == "task" and not extra
-            rule = task_rule(task, self.threshold.value) if wanted else None
+            rule = task_rule(task, self.label_parameter.value) if wanted else None
             layers = layer_data(
                 prediction,
                 form=self.output.value,

@@ -28,7 +28,8 @@ def task_rule(task: Any, value: float):
 
 class TaskOutputsMixin:
     """For :class:`~napari_dacapo.widgets.PredictionDock`: uses its ``registry``, ``network``,
-    ``output``, ``threshold``, ``viewer``, ``worker``, ``_last``, ``_show``, ``show_error``."""
+    ``output``, ``threshold``, ``label_parameter``, ``viewer``, ``worker``, ``_last``, ``_show``,
+    ``show_error``."""
 
     def _on_network(self, name) -> None:
         """A DaCapo run's model: show the task's channels and labels, with its parameter."""
@@ -40,17 +41,18 @@ class TaskOutputsMixin:
         post = task.post_processor
         self.output.value = "task"
         if post.parameter:
-            self.threshold.label = post.parameter
-            self.threshold.min, self.threshold.max = post.minimum, post.maximum
-            self.threshold.value = post.default
+            slider = self.label_parameter
+            slider.label = post.parameter
+            with slider.changed.blocked():
+                slider.min, slider.max = post.minimum, post.maximum
+                slider.value = post.default
         self._on_output_form("task")
 
     def _on_output_form(self, form) -> None:
         task = task_outputs(self.registry.get(self.network.value).network) if self.network.value else None
         parameter = task is not None and task.post_processor.parameter is not None
-        self.threshold.visible = form == "threshold" or (form == "task" and parameter)
-        if form == "threshold":
-            self.threshold.label = "threshold"
+        self.threshold.visible = form == "threshold"
+        self.label_parameter.visible = form == "task" and parameter
 
     def _on_label_parameter(self, _value) -> None:
         """A new threshold or bias relabels the last prediction; the network does not run again."""
