@@ -103,6 +103,14 @@ def test_two_workers_write_what_predict_computes_in_process(tmp_path, volume):
     assert attrs["voxel_size"] == [4, 4, 4] and attrs["offset"] == [40, 0, 8]
 
 
+def command_line(process: psutil.Process) -> str:
+    """A process's command line; empty for one that has just ended (a zombie or gone)."""
+    try:
+        return " ".join(process.cmdline())
+    except (psutil.ZombieProcess, psutil.NoSuchProcess, psutil.AccessDenied):
+        return ""
+
+
 def test_a_worker_killed_mid_run_loses_no_block(tmp_path, volume):
     data, expected = volume
     source = write_raw(tmp_path / "in.zarr", data)
@@ -111,7 +119,7 @@ def test_a_worker_killed_mid_run_loses_no_block(tmp_path, volume):
     parent = psutil.Process(run.pid)
 
     def busy_workers():
-        workers = [p for p in parent.children(recursive=True) if "daisy._subprocess_worker" in " ".join(p.cmdline())]
+        workers = [p for p in parent.children(recursive=True) if "daisy._subprocess_worker" in command_line(p)]
         return workers if len(workers) == 2 and done_blocks(output) >= 1 else None
 
     victim = wait_for(busy_workers)[0]

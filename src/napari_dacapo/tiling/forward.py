@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import logging
 from collections.abc import Callable, Iterator
@@ -51,17 +52,21 @@ _GLIBC_DEFAULTS = {_M_TRIM_THRESHOLD: 128 * 1024, _M_MMAP_THRESHOLD: 128 * 1024}
 _kept_heap = 0  # how many runs hold glibc's heap (nested runs set it up once)
 
 
+@functools.cache
 def _libc():
+    """glibc, or None elsewhere (looked up once, without ``ctypes.util.find_library``, which
+    runs ``ldconfig`` in a subprocess)."""
     import ctypes
-    import ctypes.util
     import platform
 
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return None
     try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    except OSError:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt, libc.malloc_trim  # noqa: B018  (both there, or not glibc after all)
+    except (OSError, AttributeError):
         return None
+    return libc
 
 
 @contextmanager
