@@ -159,3 +159,59 @@ def test_a_dacapo_run_exports_with_its_normalisation_head_and_activation(tmp_pat
     assert np.abs(theirs - ours).max() <= 1e-5 * max(1.0, float(np.abs(ours).max()))
     if run == "affinities":
         assert 0 <= theirs.min() and theirs.max() <= 1  # the sigmoid is part of the model
+
+
+def test_a_package_we_exported_opens_again_and_predicts_exactly_the_same(package: Path, tmp_path: Path) -> None:
+    from napari_dacapo import predict
+    from napari_dacapo.export import is_dacapo_package, open_package
+    from napari_dacapo.sample_data import synthetic_em
+
+    assert is_dacapo_package(package)
+    opened = open_package(package)
+    image = np.asarray(synthetic_em((140, 150), seed=2).raw, dtype=np.uint8)
+    ours = predict(_demo_network(), image, device="cpu")
+    np.testing.assert_array_equal(predict(opened.network, image, device="cpu"), ours)
+    assert opened.config.name == resolve_config(DEMO).name
+
+
+def test_a_run_package_opens_with_its_normalisation_head_and_channel_names(tmp_path: Path) -> None:
+    from conftest import DACAPO
+
+    from napari_dacapo import predict
+    from napari_dacapo.export import open_package
+    from napari_dacapo.runs import open_run
+
+    source = DACAPO / "runs" / "store" / "affinities"
+    package = export_bioimageio(source, tmp_path / "affinities.zip", authors="A. Author")
+    opened = open_package(package)
+    assert opened.channel_names == ("aff_1_0", "aff_0_1", "aff_3_0")
+    image = np.random.default_rng(3).integers(0, 256, (80, 90), dtype=np.uint8)
+    expected = predict(open_run(source).model(), image, device="cpu")
+    np.testing.assert_array_equal(predict(opened.network, image, device="cpu"), expected)
+
+
+def test_foreign_or_damaged_packages_are_refused_with_one_line(package: Path, tmp_path: Path) -> None:
+    import zipfile
+
+    from napari_dacapo.export import PackageError, is_dacapo_package, open_package
+
+    foreign = tmp_path / "foreign.zip"
+    with zipfile.ZipFile(package) as src, zipfile.ZipFile(foreign, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "rdf.yaml":
+                data = data.replace(b"napari_dacapo.export.model", b"someone_else.models")
+            dst.writestr(item, data)
+    assert not is_dacapo_package(foreign)
+    with pytest.raises(PackageError, match="napari-dacapo did not export; run it with bioimageio.core"):
+        open_package(foreign)
+    damaged = tmp_path / "damaged.zip"
+    with zipfile.ZipFile(package) as src, zipfile.ZipFile(damaged, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            dst.writestr(item, data[:-10] + b"0123456789" if item.filename == "weights.pt" else data)
+    with pytest.raises(PackageError, match="does not match its sha256"):
+        open_package(damaged)
+    (tmp_path / "notes.zip").write_bytes(b"not a zip")
+    with pytest.raises(PackageError, match="not a bioimage.io package"):
+        open_package(tmp_path / "notes.zip")

@@ -13,7 +13,7 @@ from .io.zarr_arrays import split_dataset
 from .io.zarr_outputs import LEVEL
 from .placement import Placement
 
-__all__ = ["get_config_reader", "get_run_reader", "get_zarr_reader", "zarr_layers"]
+__all__ = ["get_config_reader", "get_package_reader", "get_run_reader", "get_zarr_reader", "zarr_layers"]
 
 
 def get_config_reader(path: str | list[str]) -> Callable | None:
@@ -36,6 +36,15 @@ def get_run_reader(path: str | list[str]) -> Callable | None:
     return _open_in_dock
 
 
+def get_package_reader(path: str | list[str]) -> Callable | None:
+    """A reader for a bioimage.io package (.zip) that napari-dacapo exported, else None."""
+    from .export.importing import is_dacapo_package
+
+    if isinstance(path, list) or Path(path).suffix.lower() != ".zip" or not is_dacapo_package(path):
+        return None
+    return _open_in_dock
+
+
 def _open_in_dock(path: str) -> list[tuple]:
     """Show the architecture dock with the config (or the whole run) at ``path``."""
     import napari
@@ -48,6 +57,8 @@ def _open_in_dock(path: str) -> list[tuple]:
     _widget, dock = viewer.window.add_plugin_dock_widget("napari-dacapo", "DaCapo architecture")
     if is_run_source(path):
         dock.choose_run(path)
+    elif Path(path).suffix.lower() == ".zip":
+        dock.open_package(path)
     else:
         dock.load_config(path)
     return [(None,)]  # napari's "handled, no layer" sentinel

@@ -170,10 +170,7 @@ def _axes(network: Architecture, sizes: list[AxisSizes], voxel_size: Sequence[fl
     scales = [float(v) for v in voxel_size] if voxel_size else [1.0] * network.dims
     unit = "nanometer" if voxel_size else None
     inputs: list = [v0_5.BatchAxis(), v0_5.ChannelAxis(channel_names=[f"c{i}" for i in range(network.num_in_channels)])]
-    outputs: list = [
-        v0_5.BatchAxis(),
-        v0_5.ChannelAxis(channel_names=[f"c{i}" for i in range(network.num_out_channels)]),
-    ]
+    outputs: list = [v0_5.BatchAxis(), v0_5.ChannelAxis(channel_names=_channel_names(network))]
     for axis, size, scale in zip(names, sizes, scales, strict=True):
         inputs.append(
             v0_5.SpaceInputAxis(
@@ -185,6 +182,22 @@ def _axes(network: Architecture, sizes: list[AxisSizes], voxel_size: Sequence[fl
             v0_5.SpaceOutputAxis(id=v0_5.AxisId(axis), size=reference, scale=scale / size.upsample, unit=unit)
         )
     return inputs, outputs
+
+
+def _channel_names(network: Architecture) -> list:
+    """A DaCapo run's channel names (as bioimage.io identifiers allow them: ``aff_0.-1.0``
+    becomes ``aff_0_m1_0``), else ``c0``, ``c1``…"""
+    from bioimageio.spec.model import v0_5
+
+    task = getattr(network, "task", None)
+    fallback = [v0_5.Identifier(f"c{i}") for i in range(network.num_out_channels)]
+    if task is None or len(task.channels) != network.num_out_channels:
+        return fallback
+    names = [re.sub(r"[^A-Za-z0-9_]", "_", c.replace("-", "m")) for c in task.channels]
+    try:
+        return [v0_5.Identifier(n) for n in names] if len(set(names)) == len(names) else fallback
+    except ValueError:
+        return fallback
 
 
 def _check_output(out_zip: Path, overwrite: bool) -> Path:

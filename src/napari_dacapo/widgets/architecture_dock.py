@@ -35,7 +35,9 @@ class ArchitectureDock(Container):
         starts = sorted(example_config_paths()) + sorted(demo_models())
         self.start_from = ComboBox(label="start from", choices=["—", *starts], value="—")
         self.start_from.tooltip = "Fill the form with a bundled example or demo model config."
-        self.config_file = FileEdit(label="config file", mode="r", filter="DaCapo config (*.yaml *.yml *.json)")
+        self.config_file = FileEdit(
+            label="config file", mode="r", filter="DaCapo config or bioimage.io package (*.yaml *.yml *.json *.zip)"
+        )
         self.form = ConfigForm(labels=True, scrollable=False)
         self.status = Label(label="verify", value="")
         self.summary = Label(label="summary", value="")
@@ -117,8 +119,27 @@ class ArchitectureDock(Container):
 
         if is_run_source(path):  # a run config: the whole run, not only its architecture
             self.choose_run(path)
+        elif Path(path).suffix.lower() == ".zip":
+            self.open_package(path)
         else:
             self.load_config(path)
+
+    def open_package(self, path) -> RegisteredNetwork | None:
+        """Open a bioimage.io package napari-dacapo exported: its network, weights and input
+        normalisation, registered for the prediction dock; the form shows its config."""
+        from ..export.importing import PackageError, open_package
+
+        try:
+            package = open_package(path)
+        except (PackageError, OSError) as error:
+            self.show_error(str(error))
+            return None
+        self.form.set_config(package.config)
+        self.weights_file.line_edit.value = ""
+        entry = RegisteredNetwork(package.name, package.config, package.network, Path(path))
+        self.registry.add(entry)
+        self.show_message(f"opened the bioimage.io package {Path(path).name}: {package.name}, ready to predict")
+        return entry
 
     def choose_run(self, source, name: str | None = None) -> bool:
         """Read a DaCapo run (store, run folder or run config): its iterations fill the list."""
