@@ -105,3 +105,18 @@ def test_dropping_a_run_folder_opens_it_in_the_architecture_dock(make_napari_vie
     dock = viewer.window.dock_widgets["DaCapo architecture (napari-dacapo)"]
     assert dock.dacapo_run.name == "distance"
     assert len(viewer.layers) == 0
+
+
+def test_a_bioimageio_package_we_exported_opens_in_the_architecture_dock(docks, tmp_path):
+    from napari_dacapo.export import export_bioimageio
+
+    _viewer, architecture, prediction = docks
+    package = export_bioimageio(STORE / "one_hot", tmp_path / "one_hot.zip", authors="A. Author")
+    architecture.config_file.value = package
+    assert "one_hot" in prediction.network.choices
+    assert "opened the bioimage.io package one_hot.zip" in architecture.message.value
+    assert architecture.form.config().name == "tiny_unet_2d"
+    raw = raw_image()
+    network = prediction.registry.get("one_hot").network
+    expected = predict(open_run(STORE, "one_hot").model(), raw, device="cpu")
+    np.testing.assert_array_equal(predict(network, raw, device="cpu"), expected)
