@@ -106,7 +106,7 @@ class PreviewMixin:
                 form=self.output.value,
                 channel_names=task.channels if task is not None else None,
                 rule=rule,
-                region=(tuple(region.output_begin), _full_output_shape(entry.network, data, options)),
+                region=(tuple(region.output_begin), _full_output_shape(entry.network, data, options)) if rule else None,
                 base_name=f"preview: {job_layer.name} · {entry.name}",
                 scale=placement.voxel_size,
                 translate=placement.origin,
