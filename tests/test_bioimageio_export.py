@@ -215,3 +215,39 @@ def test_foreign_or_damaged_packages_are_refused_with_one_line(package: Path, tm
     (tmp_path / "notes.zip").write_bytes(b"not a zip")
     with pytest.raises(PackageError, match="not a bioimage.io package"):
         open_package(tmp_path / "notes.zip")
+
+
+def test_the_halo_variant_works_with_bioimageio_cores_own_blocking(tmp_path: Path) -> None:
+    from bioimageio.core import predict as bioimageio_predict
+    from bioimageio.core import test_model
+    from bioimageio.spec import load_model_description
+
+    from napari_dacapo import predict
+    from napari_dacapo.export import open_package
+    from napari_dacapo.sample_data import synthetic_em
+
+    package = export_bioimageio(DEMO, tmp_path / "halo.zip", authors="A. Author", halo=True)
+    assert test_model(package).status == "passed"
+    description = load_model_description(package)
+    image = np.asarray(synthetic_em((300, 304), seed=1).raw, dtype=np.uint8)  # valid sizes: 44 + 4n
+    network = _demo_network()
+    zero = predict(network, image, pad="zero", device="cpu")
+    valid = predict(network, image, pad="valid", device="cpu")
+    for blocksize in (0, 5, 20):  # blocks of 44, 64 and 124 voxels per axis
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sample = bioimageio_predict(
+                model=description, inputs={"raw": image[None, None]}, blocksize_parameter=blocksize
+            )
+        theirs = sample.members["prediction"].data.values[0]
+        assert theirs.shape == zero.shape
+        assert np.abs(theirs - zero).max() < 1e-5  # the whole image, as predict(pad="zero")
+        assert np.abs(theirs[:, 20:-20, 20:-20] - valid).max() < 1e-5  # its interior: the valid prediction
+    np.testing.assert_array_equal(
+        predict(open_package(package).network, image, device="cpu"), predict(network, image, device="cpu")
+    )
+
+
+def test_the_halo_variant_refuses_a_super_resolution_network(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="super-resolution"):
+        export_bioimageio("superres_unet3d", tmp_path / "s.zip", authors="A", halo=True)

@@ -150,6 +150,7 @@ def _export_bioimageio(args: argparse.Namespace) -> int:
         cite=args.cite,
         license=args.license,
         overwrite=args.overwrite,
+        halo=args.halo,
     )
     print(f"wrote {path}")
     return 0
@@ -173,6 +174,12 @@ def _add_export_bioimageio(commands: Any) -> None:
     export.add_argument("--cite", help="a DOI or URL to cite besides DaCapo")
     export.add_argument("--license", default="CC-BY-4.0", help="an SPDX license id (default CC-BY-4.0)")
     export.add_argument("--overwrite", action="store_true", help="replace an existing OUT.zip")
+    export.add_argument(
+        "--halo",
+        action="store_true",
+        help="output as large as the input with the context as its halo, for bioimageio.core's own blocking "
+        "(equal to predict --pad zero)",
+    )
     export.set_defaults(run=_export_bioimageio)
 
 

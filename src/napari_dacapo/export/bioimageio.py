@@ -184,6 +184,19 @@ def _axes(network: Architecture, sizes: list[AxisSizes], voxel_size: Sequence[fl
     return inputs, outputs
 
 
+def _halo_axes(out_axes: list, halo: Sequence[int]) -> list:
+    """The output's space axes as large as the input's, with ``halo`` voxels to crop per side."""
+    from bioimageio.spec.model import v0_5
+
+    axes, space = list(out_axes[:2]), out_axes[2:]
+    for axis, width in zip(space, halo, strict=True):
+        reference = v0_5.SizeReference(tensor_id=v0_5.TensorId("raw"), axis_id=axis.id, offset=0)
+        axes.append(
+            v0_5.SpaceOutputAxisWithHalo(id=axis.id, size=reference, halo=int(width), scale=axis.scale, unit=axis.unit)
+        )
+    return axes
+
+
 def _channel_names(network: Architecture) -> list:
     """A DaCapo run's channel names (as bioimage.io identifiers allow them: ``aff_0.-1.0``
     becomes ``aff_0_m1_0``), else ``c0``, ``c1``…"""
@@ -242,13 +255,16 @@ def export_bioimageio(
     license: str = "CC-BY-4.0",
     overwrite: bool = False,
     voxel_size: Sequence[float] | None = None,
+    halo: bool = False,
 ) -> Path:
     """Write ``network_spec``'s network (with ``weights``) as a bioimage.io 0.5 package ``out_zip``.
 
     ``network_spec``: a config file, a bundled example or demo name (a demo uses its bundled
     weights unless ``weights`` is given), or an ``ArchitectureConfig``. ``authors``: names, or
     one string ``"A; B"`` (required by bioimage.io). ``cite``: a DOI or URL cited besides DaCapo.
-    ``voxel_size``: nanometres per voxel, z,y,x (optional). Returns the package's path.
+    ``voxel_size``: nanometres per voxel, z,y,x (optional). ``halo``: the blocking-friendly
+    variant (:mod:`.halo`): output as large as the input, the context as its halo, the input
+    zero-padded, for bioimageio.core's own blocking (equal to ``predict(pad="zero")``). Returns the package's path.
     Refuses, with one line, an existing ``out_zip`` (unless ``overwrite``), a network that
     does not verify, weights that do not fit and missing metadata.
     """
@@ -263,25 +279,37 @@ def export_bioimageio(
     name, authors = _metadata(name, authors, run_name or getattr(config, "name", ""))
     if voxel_size is not None and len(voxel_size) != network.dims:
         raise ValueError(f"voxel_size {tuple(voxel_size)}: expected {network.dims} values")
+    halo_width = None
+    if halo:  # refused before anything is computed
+        from .halo import OutputPadded, halo_of
+
+        halo_width = halo_of(network)
     sizes = axis_sizes(network)
     axes = _SPACE_AXES[network.dims]
     tile = tuple(network.input_shape + network.eval_shape_increase)
     image = _test_image(network, tile)
     output = _engine_prediction(network, image)
     in_axes, out_axes = _axes(network, sizes, voxel_size)
+    exported = network
+    if halo_width is not None:
+        exported = OutputPadded(network, halo_width).eval()
+        output = np.pad(output, [(0, 0), *((h, h) for h in halo_width)])
+        out_axes = _halo_axes(out_axes, halo_width)
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         np.save(tmp / "test_input.npy", image[np.newaxis])
         np.save(tmp / "test_output.npy", output[np.newaxis])
         _cover(image, output, tmp / "cover.png")
         (tmp / "README.md").write_text(_documentation(name, network, sizes, axes), encoding="utf-8")
-        torch.save(network.state_dict(), tmp / "weights.pt")
+        torch.save(exported.state_dict(), tmp / "weights.pt")
         gain, offset, _text = _scaling(network)
         example = torch.from_numpy(image[np.newaxis].astype(np.float32) * np.float32(gain) + np.float32(offset))
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shape checks, constant for the traced size
-            torch.jit.trace(network, example).save(str(tmp / "weights_torchscript.pt"))
+            torch.jit.trace(exported, example).save(str(tmp / "weights_torchscript.pt"))
         kwargs = {"config": config_to_dict(config), "head": _head(network)}
+        if halo_width is not None:
+            kwargs["halo"] = list(halo_width)
         torch_version = v0_5.Version(torch.__version__.split("+")[0])
         citations = [v0_5.CiteEntry(text=DACAPO_CITATION, doi=v0_5.Doi(DACAPO_DOI))]
         if cite:
@@ -304,6 +332,7 @@ def export_bioimageio(
                         axes=in_axes,
                         test_tensor=v0_5.FileDescr(source=tmp / "test_input.npy"),
                         data=v0_5.IntervalOrRatioDataDescr(type="uint8"),
+                        **({"pad": v0_5.ConstantPadding()} if halo else {}),
                         preprocessing=[
                             v0_5.EnsureDtypeDescr(kwargs=v0_5.EnsureDtypeKwargs(dtype="float32")),
                             v0_5.ScaleLinearDescr(kwargs=v0_5.ScaleLinearKwargs(gain=gain, offset=offset)),

@@ -125,8 +125,10 @@ def open_package(source: str | Path) -> ImportedPackage:
         raise PackageError(f"{files.path}: {name} does not match its sha256 (damaged?)")
     kwargs = entry["architecture"].get("kwargs") or {}
     try:
-        network = dacapo_network(kwargs.get("config") or {}, kwargs.get("head"))
+        network = dacapo_network(kwargs.get("config") or {}, kwargs.get("head"))  # halo: only for blocking
         state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        if kwargs.get("halo"):  # the blocking-friendly variant: the same network inside
+            state = {k.removeprefix("network."): v for k, v in state.items()}
         network.load_state_dict(state, strict=True)
     except Exception as error:  # a config that does not verify, weights that do not fit
         raise PackageError(
