@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -94,6 +96,7 @@ def _predict(args: argparse.Namespace) -> int:
         value_range=value_range,
         batch_size=args.batch_size,
     )
+    started = time.perf_counter()
     report = run_blockwise(
         spec,
         workers=args.workers,
@@ -103,9 +106,12 @@ def _predict(args: argparse.Namespace) -> int:
         block_timeout=args.block_timeout,
     )
     earlier = f", {report.done_before} of them done by an earlier run" if report.done_before else ""
+    seconds = time.perf_counter() - started
+    voxels = math.prod(report.shape[1:]) * (1 - report.done_before / max(report.blocks, 1))
+    rate = f", {voxels / seconds / 1e6:.2f} M output voxels/s" if seconds > 0 and voxels else ""
     print(
         f"wrote {args.output}: {report.shape}, voxel size {report.voxel_size}, offset {report.offset} "
-        f"({_count(report.blocks, 'block')}{earlier})"
+        f"({_count(report.blocks, 'block')}{earlier}; {seconds:.1f} s{rate})"
         + (f"; run {run.name}, iteration {iteration}" if run is not None else "")
     )
     if run is not None and args.labels is not None:

@@ -315,7 +315,9 @@ class PredictionDock(TaskOutputsMixin, PreviewMixin, Container):
         job = self._job
         self._show(job, out, partial=False)
         tiles = f", {self._tiles}" if self._tiles else ""
-        self.message.value = f"{job.base_name}: done in {time.perf_counter() - self._started:.1f} s{tiles}"
+        seconds = time.perf_counter() - self._started
+        rate = f", {np.prod(np.shape(out)[1:]) / seconds / 1e6:.2f} M output voxels/s" if seconds > 0 else ""
+        self.message.value = f"{job.base_name}: done in {seconds:.1f} s{rate}{tiles}"
 
     def _on_aborted(self) -> None:
         """Report a cancelled run once (stopped between tiles, or inside one)."""
