@@ -317,7 +317,7 @@ class PredictionDock(TaskOutputsMixin, PreviewMixin, Container):
         tiles = f", {self._tiles}" if self._tiles else ""
         seconds = time.perf_counter() - self._started
         rate = f", {np.prod(np.shape(out)[1:]) / seconds / 1e6:.2f} M output voxels/s" if seconds > 0 else ""
-        self.message.value = f"{job.base_name}: done in {seconds:.1f} s{rate}{tiles}"
+        self.message.value = f"{job.base_name}: done in {seconds:.1f} s{tiles}{rate}"
 
     def _on_aborted(self) -> None:
         """Report a cancelled run once (stopped between tiles, or inside one)."""
