@@ -121,8 +121,10 @@ def check(label, config, size, device, peak_tflops):
     plan = plan_prediction(net, volume.shape)
     tile = tuple(plan.grid.tile_shape)
     print(f"\n## {label}: {size}³ uint8 volume, tiles of {tile} ({len(plan.tiles)} tiles)")
-    # correctness: tiled vs one whole-image pass on the device (valid padding: no border effects)
-    small = volume[: min(size, 2 * tile[0])]
+    # correctness: tiled vs one whole-image pass on the device (valid padding: no border
+    # effects), on the largest cube of the volume the network takes whole (at most two tiles)
+    side = max(s for s in range(1, min(size, 2 * tile[0]) + 1) if net.geometry.is_valid_input((s,) * 3))
+    small = volume[:side, :side, :side]
     tiled = predict(net, small, pad="valid", device=device)
     with on_device(net, device), torch.inference_mode():
         x = torch.from_numpy(small.astype(np.float32) / 255)[None, None].to(device)
@@ -148,7 +150,7 @@ def check(label, config, size, device, peak_tflops):
             share = f", {engine_rate * flops / (peak_tflops * 1e12) * 100:.1f} % of the bf16 peak"
         print(
             f"{str(dtype).removeprefix('torch.')}: engine {engine_rate / 1e6:.1f} M voxels/s, model alone "
-            f"{alone / 1e6:.1f} M voxels/s, ratio {engine_rate / alone:.2f}; {flops / 1e9:.2f} GFLOP per output "
+            f"{alone / 1e6:.1f} M voxels/s, ratio {engine_rate / alone:.2f}; {flops / 1e6:.3g} MFLOP per output "
             f"voxel{share}; GPU busy {busy}; peak memory {memory:.1f} GiB"
         )
 
