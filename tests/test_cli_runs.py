@@ -61,6 +61,20 @@ def test_predict_a_run_with_labels_equal_to_the_in_memory_ones(tmp_path, capsys,
     assert labels.attrs["voxel_size"] == [4, 4] and labels.attrs["axis_names"] == ["y", "x"]
 
 
+def test_labels_made_by_two_workers_are_the_in_process_ones(tmp_path, capsys):
+    from napari_dacapo.blockwise.labels import write_labels
+
+    raw_zarr(tmp_path / "in.zarr")
+    args = ["predict", str(STORE), "--run", "affinities", "--input", f"{tmp_path}/in.zarr/raw"]
+    assert main([*args, "--output", f"{tmp_path}/out.zarr/pred", "--labels", "--label-block", "16,16"]) == 0
+    one = zarr.open_array(store=f"{tmp_path}/out.zarr", path="pred_labels/s0", mode="r")[:]
+    rule = label_rule(open_run(STORE, "affinities").task.post_processor, 0.5)
+    report = write_labels(f"{tmp_path}/out.zarr/pred", f"{tmp_path}/out.zarr/two", rule, block=(16, 16), workers=2)
+    two = zarr.open_array(store=f"{tmp_path}/out.zarr", path="two/s0", mode="r")[:]
+    np.testing.assert_array_equal(two, one)
+    assert report.objects == len(np.unique(one[one != 0]))
+
+
 def test_labels_resume_where_an_interrupted_run_stopped(tmp_path, capsys, monkeypatch):
     import napari_dacapo.blockwise.labels as blockwise_labels
 

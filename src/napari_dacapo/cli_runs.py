@@ -135,6 +135,7 @@ def write_run_labels(args: argparse.Namespace, run: Any) -> str:
     rule = labels_rule(args, run)
     output = args.labels or f"{args.output.rstrip('/')}_labels"
     block = tuple(int(v) for v in args.label_block.split(",")) if args.label_block else None
-    report = write_labels(args.output, output, rule, block=block, overwrite=args.overwrite)
+    workers = 1 if args.launcher else args.workers  # label passes: local daisy workers
+    report = write_labels(args.output, output, rule, block=block, overwrite=args.overwrite, workers=workers)
     objects = f", {report.objects} objects" if report.objects is not None else ""
     return f"wrote {output}: labels by {rule.kind}{objects} ({report.blocks} label blocks)"

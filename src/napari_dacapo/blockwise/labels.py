@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from ..labels.stitching import (
 )
 from .prepared import dequantise
 
-__all__ = ["LabelsReport", "write_labels"]
+__all__ = ["LabelsJob", "LabelsReport", "write_labels"]
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,9 @@ def _identity(prediction_state: dict, rule: LabelRule, block: Coordinate) -> str
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _open_labels(spec: str, prediction: Any, rule: LabelRule, block: Coordinate, identity: str, overwrite: bool):
+def _open_labels(
+    spec: str, prediction: Any, rule: LabelRule, block: Coordinate, identity: str, overwrite: bool, source: str
+):
     existing = open_output(spec)
     if existing is not None and not overwrite:
         state = dict(existing.attrs.get("napari_dacapo", {}))
@@ -96,11 +98,128 @@ def _open_labels(spec: str, prediction: Any, rule: LabelRule, block: Coordinate,
         labels=True,
         rule=asdict(rule),
         block=list(block),
+        prediction=source,
     )
     state = dict(array.attrs["napari_dacapo"])
     state["labels"] = identity
     array.attrs["napari_dacapo"] = state
     return array, False
+
+
+@dataclass(frozen=True)
+class LabelsJob:
+    """What every pass needs, opened the same way in the driver and in each worker from the
+    labels output alone (its attributes name the prediction, the rule and the block)."""
+
+    output: str
+    source: Any
+    state: dict
+    array: Any
+    rule: LabelRule
+    block: Coordinate
+    cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def open(cls, output: str) -> LabelsJob:
+        array = open_output(output)
+        details = dict(array.attrs.get("napari_dacapo", {})) if array is not None else {}
+        if "prediction" not in details:
+            raise FileNotFoundError(f"{output}: no napari-dacapo labels here")
+        source, state = _prediction(details["prediction"])
+        rule = details["rule"]
+        rule = LabelRule(rule["kind"], rule["value"], rule["channel"], tuple(tuple(o) for o in rule["offsets"]))
+        return cls(output, source, state, array, rule, Coordinate(details["block"]))
+
+    @property
+    def shape(self) -> Coordinate:
+        return Coordinate(self.source.shape[1:])
+
+    @property
+    def folder(self) -> Path:
+        return _state_folder(self.output)
+
+    def rois(self) -> list:
+        return list(block_grid(self.shape, self.block))
+
+    def lonely_file(self, roi) -> Path:
+        return self.folder / "fragments" / f"{'_'.join(map(str, roi.begin))}.npy"
+
+    def fragments(self, roi) -> None:
+        """The block's provisional IDs, and the IDs the watershed left alone (the pass's marker)."""
+        marker = self.lonely_file(roi)
+        if marker.exists():
+            return
+        box = roi.to_slices()
+        self.array[box], lonely = block_labels(_read(self.source, self.state, box), self.rule, roi.begin, self.shape)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        np.save(marker, lonely)
+
+    def final(self, roi) -> None:
+        """The block's final IDs, from the join table."""
+        marker = self.folder / "final" / "_".join(map(str, roi.begin))
+        if marker.exists():
+            return
+        if "table" not in self.cache:
+            saved = np.load(self.folder / "table.npz")
+            self.cache["table"] = (saved["ids"], saved["final"])
+        box = roi.to_slices()
+        self.array[box] = relabel(np.asarray(self.array[box]), self.cache["table"])
+        _touch(marker)
+
+
+PASSES = ("fragments", "final")
+
+
+def _run_pass(job: LabelsJob, name: str, workers: int) -> None:
+    """One per-block pass, in this process or in ``workers`` daisy worker processes."""
+    rois = job.rois()
+    if workers <= 1:
+        for roi in rois:
+            getattr(job, name)(roi)
+        return
+    import daisy.v2 as daisy
+    from funlib.geometry import Roi
+
+    write = Roi((0,) * job.shape.dims, job.block)
+    task = daisy.Task(
+        f"labels-{name}",
+        total_roi=Roi((0,) * job.shape.dims, job.shape),
+        read_roi=write,
+        write_roi=write,
+        process_function=LabelsSlot(job.output, name),
+        read_write_conflict=False,
+        fit="shrink",
+        max_workers=workers,
+        max_retries=2,
+        tracking_path=str(job.folder / f"daisy-{name}"),
+    )
+    states = daisy.run_blockwise(task, multiprocessing=True, progress=False, return_states=True, summary=False,
+                                 host="127.0.0.1")  # fmt: skip
+    state = states[f"labels-{name}"]
+    if state.completed_count != state.total_block_count:
+        raise RuntimeError(
+            f"{state.total_block_count - state.completed_count} label blocks failed in the {name} pass "
+            f"({state.last_worker_error or 'see the logs'}); run the same command again to finish them"
+        )
+
+
+@dataclass(frozen=True)
+class LabelsSlot:
+    """What daisy starts for each labels worker (picklable): open the job, do the pass's blocks."""
+
+    output: str
+    name: str
+
+    def __call__(self, *, context) -> None:
+        import daisy.v2 as daisy
+
+        job = LabelsJob.open(self.output)
+        client = daisy.Client(context=context)
+        while True:
+            with client.acquire_block() as block:
+                if block is None:
+                    return
+                getattr(job, self.name)(block.write_roi)
 
 
 def write_labels(
@@ -110,24 +229,20 @@ def write_labels(
     *,
     block: tuple[int, ...] | None = None,
     overwrite: bool = False,
+    workers: int = 1,
 ) -> LabelsReport:
     """Write the labels of the (complete) prediction image ``prediction`` into ``output``
     (an OME-Zarr label image: same placement, no channel axis; uint64 instances or uint8
-    classes)."""
+    classes). ``workers`` > 1: the per-block passes run in that many daisy worker processes
+    (the same IDs: each block's result depends on the block alone)."""
     source, state = _prediction(prediction)
     shape = Coordinate(source.shape[1:])
     block = Coordinate(block if block is not None else (DEFAULT_BLOCK[shape.dims],) * shape.dims)
     identity = _identity(state, rule, block)
-    array, resumed = _open_labels(output, source, rule, block, identity, overwrite)
-    folder = _state_folder(output)
-    rois = list(block_grid(shape, block))
-    for index, roi in enumerate(rois):
-        marker = folder / "fragments" / f"{index}.npy"  # the IDs the watershed left alone
-        if not marker.exists():
-            box = roi.to_slices()
-            array[box], lonely = block_labels(_read(source, state, box), rule, roi.begin, shape)
-            marker.parent.mkdir(parents=True, exist_ok=True)
-            np.save(marker, lonely)
+    array, resumed = _open_labels(output, source, rule, block, identity, overwrite, str(Path(prediction).absolute()))
+    job = LabelsJob(output, source, state, array, rule, block)
+    folder, rois = job.folder, job.rois()
+    _run_pass(job, "fragments", workers)
     objects = None
     if rule.instances:
         table_file = folder / "table.npz"
@@ -139,18 +254,12 @@ def write_labels(
             ]
             ids = np.concatenate([np.zeros(0, np.uint64), *[_ids(array, roi) for roi in rois]])
             table = join_table(ids, np.concatenate([np.zeros((0, 2), np.uint64), *pairs]).astype(np.uint64))
-            lonely = [np.load(folder / "fragments" / f"{i}.npy") for i in range(len(rois))]
+            lonely = [np.load(job.lonely_file(roi)) for roi in rois]
             table = drop_lonely(table, np.concatenate([np.zeros(0, np.uint64), *lonely]))
             np.savez(table_file, ids=table[0], final=table[1])
-        saved = np.load(table_file)
-        table = (saved["ids"], saved["final"])
-        objects = len(np.unique(table[1]))
-        for index, roi in enumerate(rois):
-            marker = folder / "final" / str(index)
-            if not marker.exists():
-                box = roi.to_slices()
-                array[box] = relabel(np.asarray(array[box]), table)
-                _touch(marker)
+        final = np.load(table_file)["final"]
+        objects = len(np.unique(final[final != 0]))  # 0: the watershed's background
+        _run_pass(job, "final", workers)
     mark_complete(array, blocks=len(rois), objects=objects)
     return LabelsReport(output, tuple(shape), len(rois), objects, resumed)
 
