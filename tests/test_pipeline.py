@@ -169,3 +169,18 @@ def test_the_kept_heap_is_set_once_for_nested_runs_and_undone_after(monkeypatch)
         assert [c[0] for c in calls] == ["mallopt", "mallopt"]  # set once, for the outer run
     defaults = [("mallopt", p, v) for p, v in forward._GLIBC_DEFAULTS.items()]
     assert calls[2:] == [*defaults, ("trim", 0)]  # glibc's defaults back, the kept memory returned
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.bool_])
+@pytest.mark.parametrize("pad", ["reflect", "zero", "valid"])
+def test_raw_tiles_converted_on_the_device_give_the_same_values(dtype, pad):
+    rng = np.random.default_rng(7)
+    if dtype == np.bool_:
+        image = rng.random((100, 90)) > 0.5
+    else:
+        info = np.iinfo(dtype)
+        image = rng.integers(max(info.min, -1000), min(info.max, 5000), (100, 90)).astype(dtype)
+    options = dict(pad=pad, device="cpu", tile_shape=(52, 48))
+    converted = predict(NETWORK, image, raw_transfer=False, **options)
+    raw = predict(NETWORK, image, raw_transfer=True, **options)
+    np.testing.assert_array_equal(raw, converted)  # the same IEEE division, on the host or the device

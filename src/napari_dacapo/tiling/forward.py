@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ..architectures import Architecture
+from .reading import raw_to_float32
 
 __all__ = [
     "AUTOCAST_TOLERANCE",
@@ -215,7 +216,7 @@ class Forward:
         self.fallback: str | None = None  # why an autocast dtype was given up, if it was
         self._checked = dtype == torch.float32
         self.memory_format = inference_memory_format(device, architecture.dims)
-        self._pinned: dict[tuple[int, ...], torch.Tensor] = {}
+        self._pinned: dict[tuple, torch.Tensor] = {}
 
     def __call__(self, tiles: list[np.ndarray], crops: list | None = None) -> list[torch.Tensor]:
         """The outputs of ``tiles`` (one batch), each cropped on the device to its ``crops``
@@ -256,18 +257,23 @@ class Forward:
         return exact
 
     def _upload(self, tiles: list[np.ndarray]) -> torch.Tensor:
-        """The batch on the device; on CUDA through a pinned buffer kept for the batch's
-        shape (a fresh one per batch costs a page-locking allocation each time)."""
+        """The batch on the device, as float32; on CUDA through a pinned buffer kept for the
+        batch's shape and type (a fresh one per batch costs a page-locking allocation each
+        time). Raw integer tiles (see :func:`~.reading.read_tile`) are converted on the device."""
+        dtype = tiles[0].dtype
         if self.device.type != "cuda":
-            return torch.from_numpy(np.stack(tiles)).to(self.device)
-        shape = (len(tiles), *tiles[0].shape)
-        buffer = self._pinned.get(shape)
-        if buffer is None:
-            self._pinned = {shape: torch.empty(shape, dtype=torch.float32, pin_memory=True)}
-            buffer = self._pinned[shape]
-        torch.cuda.current_stream(self.device).synchronize()  # the last copy out of it is done
-        np.stack(tiles, out=buffer.numpy())
-        return buffer.to(self.device, non_blocking=True)
+            x = torch.from_numpy(np.stack(tiles)).to(self.device)
+        else:
+            key = (len(tiles), *tiles[0].shape, dtype.str)
+            buffer = self._pinned.get(key)
+            if buffer is None:
+                host = torch.from_numpy(np.empty(key[:-1], dtype=dtype))
+                self._pinned = {key: host.pin_memory()}
+                buffer = self._pinned[key]
+            torch.cuda.current_stream(self.device).synchronize()  # the last copy out of it is done
+            np.stack(tiles, out=buffer.numpy())
+            x = buffer.to(self.device, non_blocking=True)
+        return x if dtype == np.float32 else raw_to_float32(x, dtype)
 
     def _download(self, kept: list[torch.Tensor]) -> list[torch.Tensor]:
         """Cropped outputs to the CPU as float32: converted and cropped on the device, so only

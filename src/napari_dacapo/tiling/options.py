@@ -38,6 +38,7 @@ class PredictOptions:
     tile_growth: float = TILE_GROWTH
     prefetch: int = 4
     write_behind: int = 2
+    raw_transfer: bool | str = "auto"
 
     def __post_init__(self) -> None:
         _choice(self.pad, "pad", PAD_MODES)
@@ -50,6 +51,7 @@ class PredictOptions:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a whole number 0 or more, got {value!r}")
+        _choice(self.raw_transfer, "raw_transfer", (True, False, "auto"))
         if self.tile_growth < 0:
             raise ValueError(f"tile_growth must be 0 or more, got {self.tile_growth}")
         if self.tile_shape is not None:

@@ -56,6 +56,7 @@ def predict(
     tile_growth: float = TILE_GROWTH,
     prefetch: int = 4,
     write_behind: int = 2,
+    raw_transfer: bool | str = "auto",
 ) -> Any:
     """Predict ``architecture`` over ``image`` tile by tile; returns ``(channels, *spatial)``.
 
@@ -78,7 +79,9 @@ def predict(
     - ``progress``: ``progress(done, total)`` per tile, or a tqdm-like object with
       ``update``/``total``.
     - ``prefetch``: tiles read ahead in a thread; ``write_behind``: tile outputs queued for a
-      writer thread while the next tiles run (0: written in turn).
+      writer thread while the next tiles run (0: written in turn). ``raw_transfer``: integer
+      tiles go to the device in their own type and are converted there (``"auto"``: on CUDA;
+      uint8 EM crosses PCIe as uint8), with the same values.
     - ``should_stop``: polled between batches; when it returns True, :class:`PredictionCancelled`
       is raised and ``out`` keeps every finished tile.
 
@@ -96,6 +99,7 @@ def predict(
         tile_growth=tile_growth,
         prefetch=prefetch,
         write_behind=write_behind,
+        raw_transfer=raw_transfer,
     )
     steps = predict_steps(architecture, image, options, out=out)
     reporter, last = None, None
@@ -186,8 +190,9 @@ def predict_tiles(
         ready = None
         done = 0
         try:
+            raw = options.raw_transfer is True or (options.raw_transfer == "auto" and device.type == "cuda")
             ready = prefetched_tiles(
-                image, tiles, plan.pad, channel_axis, stop, prefetch=max(options.prefetch, batch_size)
+                image, tiles, plan.pad, channel_axis, stop, prefetch=max(options.prefetch, batch_size), raw=raw
             )
             pending: list[tuple[Tile, np.ndarray]] = []
             exhausted = False

@@ -13,7 +13,7 @@ from funlib.geometry import Roi
 
 from .tiles import Tile
 
-__all__ = ["prefetched_tiles", "read_tile", "to_float32"]
+__all__ = ["is_raw_type", "prefetched_tiles", "raw_to_float32", "read_tile", "to_float32"]
 
 
 def _reflect(index: np.ndarray, size: int) -> np.ndarray:
@@ -25,8 +25,10 @@ def _reflect(index: np.ndarray, size: int) -> np.ndarray:
     return np.where(index >= size, period - index, index)
 
 
-def read_tile(image: Any, roi: Roi, pad: str, channel_axis: bool) -> np.ndarray:
-    """The voxels of ``roi`` as float32 (channels first).
+def read_tile(image: Any, roi: Roi, pad: str, channel_axis: bool, raw: bool = False) -> np.ndarray:
+    """The voxels of ``roi`` as float32 (channels first); with ``raw``, integer and boolean
+    images keep their type (the device converts them, :func:`raw_to_float32`: uint8 EM
+    crosses PCIe as uint8), zeros outside the image then normalising to 0.0 all the same.
 
     Inside the image the data is read as one slice. Outside, ``pad='reflect'`` mirrors the
     image and ``'zero'``/``'valid'`` read zeros (with 'valid' those voxels never reach a kept
@@ -51,7 +53,9 @@ def read_tile(image: Any, roi: Roi, pad: str, channel_axis: bool) -> np.ndarray:
     if any(not np.array_equal(i, np.arange(len(i))) for i in local):
         grid = np.ix_(*local)
         block = block[(slice(None),) + grid] if channel_axis else block[grid]
-    block = to_float32(block)
+    keep = raw and is_raw_type(block.dtype)
+    if not keep:
+        block = to_float32(block)
     if not channel_axis:
         block = block[np.newaxis]
     masks = [m for m in inside if m is not None]
@@ -61,8 +65,24 @@ def read_tile(image: Any, roi: Roi, pad: str, channel_axis: bool) -> np.ndarray:
             shape = [1] * len(inside)
             shape[d] = -1
             mask = mask & m.reshape(shape)
-        block = np.where(mask[np.newaxis], block, np.float32(0))
-    return np.ascontiguousarray(block, dtype=np.float32)
+        block = np.where(mask[np.newaxis], block, block.dtype.type(0))
+    return np.ascontiguousarray(block, dtype=block.dtype if keep else np.float32)
+
+
+def is_raw_type(dtype: np.dtype) -> bool:
+    """Whether tiles of this type may cross to the device as they are (then converted there)."""
+    return np.dtype(dtype) in (np.dtype(np.bool_), np.uint8, np.int8, np.uint16, np.int16)
+
+
+def raw_to_float32(x: Any, dtype: np.dtype) -> Any:
+    """A torch tensor of raw ``dtype`` tiles as :func:`to_float32` makes them: integers divided
+    by their type's maximum in float32 (the same IEEE operation, the same values)."""
+    import torch
+
+    x = x.to(torch.float32)
+    if np.dtype(dtype) == np.bool_:
+        return x
+    return x / float(np.float32(np.iinfo(dtype).max))
 
 
 def to_float32(data: np.ndarray) -> np.ndarray:
@@ -78,7 +98,13 @@ def to_float32(data: np.ndarray) -> np.ndarray:
 
 
 def prefetched_tiles(
-    image: Any, tiles: Sequence[Tile], pad: str, channel_axis: bool, stop: threading.Event, prefetch: int
+    image: Any,
+    tiles: Sequence[Tile],
+    pad: str,
+    channel_axis: bool,
+    stop: threading.Event,
+    prefetch: int,
+    raw: bool = False,
 ) -> Iterator[tuple[Tile, np.ndarray]]:
     """Each tile with its voxels, read in a background thread up to ``prefetch`` tiles ahead
     of the consumer. A tile with NaN or infinite values raises ``ValueError``; setting
@@ -91,8 +117,8 @@ def prefetched_tiles(
             for tile in tiles:
                 if stop.is_set():
                     return
-                voxels = read_tile(image, tile.read_roi, pad, channel_axis)
-                if not np.isfinite(voxels).all():
+                voxels = read_tile(image, tile.read_roi, pad, channel_axis, raw)
+                if voxels.dtype.kind == "f" and not np.isfinite(voxels).all():
                     raise ValueError(
                         f"the image has NaN or infinite values in {tile.read_roi} "
                         "(voxels outside the image are padding)"
