@@ -120,3 +120,31 @@ def test_a_bioimageio_package_we_exported_opens_in_the_architecture_dock(docks, 
     network = prediction.registry.get("one_hot").network
     expected = predict(open_run(STORE, "one_hot").model(), raw, device="cpu")
     np.testing.assert_array_equal(predict(network, raw, device="cpu"), expected)
+
+
+def test_the_bias_relabels_the_previewed_region_without_running_the_network(qtbot, docks):
+    viewer, architecture, prediction = docks
+    architecture.choose_run(STORE / "affinities")
+    architecture.open_run()
+    raw = raw_image()
+    viewer.add_image(raw, name="raw")
+    prediction.image.value = viewer.layers["raw"]
+    prediction.network.value = "affinities @ 200"
+    prediction.preview.value = True
+    name = "preview: raw · affinities @ 200"
+    qtbot.waitUntil(lambda: f"{name} labels" in viewer.layers, timeout=60_000)
+    qtbot.waitUntil(lambda: not prediction._preview_worker.is_running, timeout=60_000)
+    channels = np.stack([np.asarray(viewer.layers[f"{name} [{c}]"].data) for c in ("aff_1.0", "aff_0.1", "aff_3.0")])
+    full = predict(open_run(STORE, "affinities").model(), raw, device="cpu")
+    assert channels.shape == full.shape  # the whole small image is in view: the region is all of it
+    np.testing.assert_allclose(channels, full, rtol=1e-5, atol=1e-5)
+    network = prediction.registry.get("affinities @ 200").network
+    calls = []
+    handle = network.register_forward_hook(lambda *_: calls.append(1))
+    prediction.label_parameter.value = 0.25
+    qtbot.waitUntil(lambda: prediction.labels_worker is None, timeout=60_000)
+    qtbot.wait(300)  # no preview of the network is started either
+    handle.remove()
+    assert not calls
+    post = open_run(STORE, "affinities").task.post_processor
+    np.testing.assert_array_equal(viewer.layers[f"{name} labels"].data, segment(channels, label_rule(post, 0.25)))

@@ -25,6 +25,7 @@ class PreviewMixin:
     _preview_worker: Any = None
     _preview_generation: int = 0
     _preview_timer: Any = None
+    _preview_redraw: Any = None  # the layers of the region shown last, made again
     _preview_cache: tuple | None = None  # (what was asked, the RegionPrediction shown)
 
     def _on_preview_toggled(self, on: bool) -> None:
@@ -74,7 +75,6 @@ class PreviewMixin:
         # what the shown layer depends on besides the region in view
         asked = (job_layer.name, id(job_layer.data), entry.name, id(entry.network), options, index)
         asked += (self.output.value, float(self.threshold.value), tuple(job_layer.scale), tuple(job_layer.translate))
-        asked += (float(self.label_parameter.value),)
         cached = self._preview_cache
         if cached is not None and cached[0] == asked and cached[1].covers(roi):
             return None  # the layer already holds these voxels (a slab around the slice in view)
@@ -90,10 +90,7 @@ class PreviewMixin:
         def work():
             return predict_region(entry.network, data, roi, options, whole_window=whole)
 
-        def done(region):
-            if generation != self._preview_generation or not self.preview.value:
-                return  # a newer view was asked for
-            self._preview_cache = (asked, region) if whole else None
+        def layers_of(region) -> list:
             # the slice in view keeps its place; the region sits where the full run puts it
             placement = image[-dims - extra : -dims].at(index) + region.placement(image[-dims:])
             prediction = region.data.reshape(region.data.shape[:1] + (1,) * extra + region.data.shape[1:])
@@ -115,7 +112,15 @@ class PreviewMixin:
                 units=tuple(str(u) for u in job_layer.units)[-dims - extra :],
                 affine=affine,
             )
-            show(self.viewer, layers)
+            return layers
+
+        def done(region):
+            if generation != self._preview_generation or not self.preview.value:
+                return  # a newer view was asked for
+            self._preview_cache = (asked, region) if whole else None
+            # a new threshold or bias relabels this region without running the network
+            self._preview_redraw = lambda: layers_of(region)
+            show(self.viewer, layers_of(region))
             predicted = " × ".join(str(n) for n in region.data.shape[1:])
             self.message.value = (
                 f"preview of {tuple(roi.shape)} voxels in {time.perf_counter() - started:.2f} s "

@@ -55,27 +55,36 @@ class TaskOutputsMixin:
         self.label_parameter.visible = form == "task" and parameter
 
     def _on_label_parameter(self, _value) -> None:
-        """A new threshold or bias relabels the last prediction; the network does not run again."""
-        if self.output.value == "task" and self._last is not None and self.worker is None:
+        """A new threshold or bias relabels the last prediction and the previewed region; the
+        network does not run again."""
+        if self.output.value != "task":
+            return
+        if self._last is not None and self.worker is None:
             job, out = self._last
             self._show(job, out, partial=False)
+        redraw = getattr(self, "_preview_redraw", None)
+        if self.preview.value and redraw is not None:
+            self.show_later(redraw, key="preview")
 
-    def show_later(self, make: Callable[[], list]) -> Any:
+    def show_later(self, make: Callable[[], list], key: str = "run") -> Any:
         """Make layer data in a worker thread (labels of a large volume take seconds) and show
-        it when done, unless a newer request came meanwhile."""
+        it when done, unless a newer request of the same ``key`` (the run's layers, the
+        preview's) came meanwhile."""
         from napari.qt.threading import thread_worker
 
         from .output_layers import show
 
+        generations = self.__dict__.setdefault("_label_generations", {})
+        generation = generations[key] = generations.get(key, 0) + 1
         self._labels_generation += 1
-        generation = self._labels_generation
+        latest = self._labels_generation
 
         def done(layers) -> None:
-            if generation == self._labels_generation:
+            if generation == generations[key]:
                 show(self.viewer, layers)
 
         def finished() -> None:
-            if generation == self._labels_generation:
+            if latest == self._labels_generation:
                 self.labels_worker = None
 
         worker = thread_worker(make, start_thread=False)()
