@@ -49,7 +49,9 @@ def inference_memory_format(device: torch.device, dims: int) -> torch.memory_for
 
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
-_GLIBC_DEFAULTS = {_M_TRIM_THRESHOLD: 128 * 1024, _M_MMAP_THRESHOLD: 128 * 1024}
+# what glibc's own dynamic thresholds grow to in a process that allocates large arrays (setting
+# one by mallopt ends the dynamic adjustment, so after a run the process keeps these)
+_GLIBC_DEFAULTS = {_M_TRIM_THRESHOLD: 64 << 20, _M_MMAP_THRESHOLD: 32 << 20}
 _kept_heap = 0  # how many runs hold glibc's heap (nested runs set it up once)
 
 
@@ -76,8 +78,9 @@ def kept_heap() -> Iterator[None]:
     to the system: every forward pass frees and allocates feature maps of hundreds of MB,
     and with glibc's defaults each is a fresh ``mmap`` whose pages fault in one by one (a
     third of the CPU time of a 164³ forward pass went to the kernel; measured 1.3× faster
-    without). Afterwards the defaults are back and the kept memory is returned
-    (``malloc_trim``). Elsewhere than Linux with glibc, nothing changes."""
+    without). Afterwards the thresholds are those glibc's dynamic ones reach anyway and the
+    kept memory is returned (``malloc_trim``). Elsewhere than Linux with glibc, nothing
+    changes."""
     global _kept_heap
     libc = _libc()
     if libc is None:
