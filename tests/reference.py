@@ -3,6 +3,8 @@
 import numpy as np
 import torch
 
+from napari_dacapo.architectures import CNNectomeUNetConfig
+
 
 def whole_image_forward(network, image: np.ndarray, margin=0, mode: str = "reflect") -> np.ndarray:
     """Pad ``image`` (spatial axes only) by ``margin`` (one int or one per axis) with numpy,
@@ -35,3 +37,21 @@ def _axis_ok(geometry, shape, axis):
     except ValueError:
         return False
     return True
+
+
+def small_unet(dims=2, **changes):
+    """A small valid U-Net (3 feature maps, one 2×…×2 level), seeded: the tests' network."""
+    fields = dict(
+        name="u",
+        input_shape=(44,) * dims,
+        fmaps_out=2,
+        fmaps_in=1,
+        num_fmaps=3,
+        fmap_inc_factor=2,
+        downsample_factors=[(2,) * dims],
+    )
+    fields.update(changes)
+    config = CNNectomeUNetConfig(**fields)
+    assert config.verify() == (True, "valid"), config.verify()
+    torch.manual_seed(0)
+    return config.architecture_type(config).eval()

@@ -8,26 +8,12 @@ import threading
 import numpy as np
 import pytest
 import torch
-from reference import whole_image_forward
+from reference import small_unet, whole_image_forward
 
 from napari_dacapo import PredictionCancelled, predict
-from napari_dacapo.architectures import CNNectomeUNetConfig
 from napari_dacapo.tiling import predict_steps
 
-
-def unet(dims=2):
-    config = CNNectomeUNetConfig(
-        name="u",
-        input_shape=(44,) * dims,
-        fmaps_out=2,
-        fmaps_in=1,
-        num_fmaps=3,
-        fmap_inc_factor=2,
-        downsample_factors=[(2,) * dims],
-    )
-    torch.manual_seed(0)
-    return config.architecture_type(config).eval()
-
+unet = small_unet
 
 NETWORK = unet()
 IMAGE = np.random.default_rng(0).random((130, 110)).astype(np.float32)

@@ -2,31 +2,14 @@
 
 import numpy as np
 import pytest
-import torch
 from funlib.geometry import Coordinate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reference import whole_image_forward
+from reference import small_unet, whole_image_forward
 
 from napari_dacapo import plan_prediction, predict
-from napari_dacapo.architectures import CNNectomeUNetConfig
 
-
-def unet(dims=2, **changes):
-    fields = dict(
-        name="u",
-        input_shape=(44,) * dims,
-        fmaps_out=2,
-        fmaps_in=1,
-        num_fmaps=3,
-        fmap_inc_factor=2,
-        downsample_factors=[(2,) * dims],
-    )
-    fields.update(changes)
-    config = CNNectomeUNetConfig(**fields)
-    assert config.verify() == (True, "valid"), config.verify()
-    torch.manual_seed(0)
-    return config.architecture_type(config).eval()
+unet = small_unet
 
 
 def assert_close(actual, expected):

@@ -99,10 +99,11 @@ def _output_voxels(config: Any) -> str:
 
 def run_predict_values(args: argparse.Namespace) -> dict[str, Any]:
     """The :class:`~napari_dacapo.blockwise.RunSpec` values of ``predict RUN``: the run config,
-    the chosen checkpoint (checked to load) and the normalisation."""
+    the chosen checkpoint and the normalisation (the driver loads the model once, before it
+    writes anything: a checkpoint that does not fit is refused there)."""
     run = _open(args)
     number, path = run.checkpoint_path(args.iteration)
-    run.model(checkpoint=path, normalisation=args.normalisation)  # a clear error now, not in a worker
+    run.input_normalisation(args.normalisation)  # an unsupported raw array: said now
     return {
         "config": str(run.files.config_path),
         "weights": str(path),

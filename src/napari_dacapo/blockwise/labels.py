@@ -141,18 +141,23 @@ class LabelsJob:
     def rois(self) -> list:
         return list(block_grid(self.shape, self.block))
 
-    def lonely_file(self, roi) -> Path:
-        return self.folder / "fragments" / f"{'_'.join(map(str, roi.begin))}.npy"
+    def fragments_file(self, roi) -> Path:
+        return self.folder / "fragments" / f"{'_'.join(map(str, roi.begin))}.npz"
 
     def fragments(self, roi) -> None:
-        """The block's provisional IDs, and the IDs the watershed left alone (the pass's marker)."""
-        marker = self.lonely_file(roi)
+        """The block's provisional IDs; its file (the pass's marker) lists them and those the
+        watershed left alone, so the join table needs no second read of the labels."""
+        marker = self.fragments_file(roi)
         if marker.exists():
             return
         box = roi.to_slices()
-        self.array[box], lonely = block_labels(_read(self.source, self.state, box), self.rule, roi.begin, self.shape)
+        labels, lonely = block_labels(_read(self.source, self.state, box), self.rule, roi.begin, self.shape)
+        self.array[box] = labels
+        ids = np.unique(labels)
         marker.parent.mkdir(parents=True, exist_ok=True)
-        np.save(marker, lonely)
+        with open(marker.with_suffix(".partial"), "wb") as file:  # complete, or not there at all
+            np.savez(file, ids=ids[ids != 0].astype(np.uint64), lonely=lonely)
+        marker.with_suffix(".partial").replace(marker)
 
     def final(self, roi) -> None:
         """The block's final IDs, from the join table."""
@@ -252,21 +257,16 @@ def write_labels(
                 for axis in range(shape.dims)
                 for face in range(block[axis], shape[axis], block[axis])
             ]
-            ids = np.concatenate([np.zeros(0, np.uint64), *[_ids(array, roi) for roi in rois]])
+            saved = [np.load(job.fragments_file(roi)) for roi in rois]
+            ids = np.concatenate([np.zeros(0, np.uint64), *[f["ids"] for f in saved]])
             table = join_table(ids, np.concatenate([np.zeros((0, 2), np.uint64), *pairs]).astype(np.uint64))
-            lonely = [np.load(job.lonely_file(roi)) for roi in rois]
-            table = drop_lonely(table, np.concatenate([np.zeros(0, np.uint64), *lonely]))
+            table = drop_lonely(table, np.concatenate([np.zeros(0, np.uint64), *[f["lonely"] for f in saved]]))
             np.savez(table_file, ids=table[0], final=table[1])
         final = np.load(table_file)["final"]
         objects = len(np.unique(final[final != 0]))  # 0: the watershed's background
         _run_pass(job, "final", workers)
     mark_complete(array, blocks=len(rois), objects=objects)
     return LabelsReport(output, tuple(shape), len(rois), objects, resumed)
-
-
-def _ids(array: Any, roi) -> np.ndarray:
-    ids = np.unique(np.asarray(array[roi.to_slices()]))
-    return ids[ids != 0].astype(np.uint64)
 
 
 def _face_pairs(folder: Path, array, source, state, rule, axis: int, face: int, shape: Coordinate) -> np.ndarray:

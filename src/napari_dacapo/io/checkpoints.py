@@ -249,6 +249,7 @@ class ArchitectureWithHead(Architecture):
         self.architecture = architecture
         self.prediction_head = prediction_head
         self.eval_activation = eval_activation
+        self.checkpoint_layout: str | None = None  # set by load_weights: "0.3.5", "main", …
 
     @property
     def head_kernel(self) -> Coordinate:
@@ -344,7 +345,9 @@ def load_weights(
         )
     architecture.load_state_dict(arch_state, strict=True)
     head.load_state_dict(head_state, strict=True)
-    return ArchitectureWithHead(architecture, head, eval_activation).eval()
+    model = ArchitectureWithHead(architecture, head, eval_activation).eval()
+    model.checkpoint_layout = layout
+    return model
 
 
 def save_weights(architecture: Architecture, path: str | Path) -> None:

@@ -110,7 +110,7 @@ class DacapoRun:
         default — or ``"best"``), or of the file ``checkpoint``."""
         from ..architectures import as_architecture
         from ..io import CheckpointError, load_weights
-        from ..io.checkpoints import ArchitectureWithHead, read_checkpoint, run_layout
+        from ..io.checkpoints import ArchitectureWithHead
         from .model import RunModel, RunOrigin
 
         if checkpoint is not None:
@@ -124,11 +124,11 @@ class DacapoRun:
             loaded = load_weights(
                 architecture, path, head_channels=self.task.out_channels, head_kernel=self.task.head_kernel
             )
-            layout = run_layout(read_checkpoint(path))
         except CheckpointError as error:
             raise RunError(f"run {self.name!r}: {error}") from None
         assert isinstance(loaded, ArchitectureWithHead)
-        return RunModel(loaded, self.task, chosen, RunOrigin(self.name, number, str(path), layout))
+        origin = RunOrigin(self.name, number, str(path), loaded.checkpoint_layout)
+        return RunModel(loaded, self.task, chosen, origin)
 
 
 def _document(path: Path) -> dict:

@@ -118,12 +118,10 @@ def on_device(architecture: Architecture, device: torch.device) -> Iterator[None
     benchmark = torch.backends.cudnn.benchmark
     if device.type == "cuda":  # one tile shape for the whole run: let cuDNN pick its fastest algorithms
         torch.backends.cudnn.benchmark = True
-    heap = kept_heap() if device.type == "cpu" else contextlib.nullcontext()
-    heap.__enter__()
     try:
-        yield
+        with kept_heap() if device.type == "cpu" else contextlib.nullcontext():
+            yield
     finally:
-        heap.__exit__(None, None, None)
         torch.backends.cudnn.benchmark = benchmark
         for activation in switched:
             activation.inplace = False

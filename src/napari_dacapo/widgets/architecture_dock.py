@@ -330,14 +330,16 @@ class ArchitectureDock(Container):
 
 @lru_cache(maxsize=8)
 def _head_channels_of(path: str, _mtime: float) -> int | None:
-    from ..io.checkpoints import is_run_checkpoint, read_checkpoint
+    from ..io.checkpoints import is_run_checkpoint, read_checkpoint, split_run_state
 
     try:
         state = read_checkpoint(path)
     except (OSError, ValueError):
         return None  # Build says why
-    weight = state.get("prediction_head.weight")
-    return int(weight.shape[0]) if is_run_checkpoint(state) and weight is not None else None
+    if not is_run_checkpoint(state):
+        return None
+    weight = split_run_state(state)[1].get("weight")  # the head, in any of DaCapo's layouts
+    return int(weight.shape[0]) if weight is not None else None
 
 
 def _head_channels(path) -> int | None:

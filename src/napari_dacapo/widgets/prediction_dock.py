@@ -137,7 +137,7 @@ class PredictionDock(TaskOutputsMixin, PreviewMixin, Container):
         self.label_parameter.changed.connect(self._on_label_parameter)
         self._last: tuple[Job, Any] | None = None  # the last run and its prediction: labels redone from it
         self.labels_worker = None
-        self._labels_generation = 0
+        self._label_generations: dict[str, int] = {}  # the latest labels request per kind
         self.predict_button.changed.connect(self.run)
         self.cancel_button.changed.connect(self.cancel)
         self.preview.changed.connect(self._on_preview_toggled)

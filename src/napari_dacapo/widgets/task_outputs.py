@@ -29,7 +29,7 @@ def task_rule(task: Any, value: float):
 class TaskOutputsMixin:
     """For :class:`~napari_dacapo.widgets.PredictionDock`: uses its ``registry``, ``network``,
     ``output``, ``threshold``, ``label_parameter``, ``viewer``, ``worker``, ``_last``, ``_show``,
-    ``show_error``."""
+    ``show_error``, and ``labels_worker`` / ``_label_generations`` (None / {} to begin with)."""
 
     def _on_network(self, name) -> None:
         """A DaCapo run's model: show the task's channels and labels, with its parameter."""
@@ -74,17 +74,15 @@ class TaskOutputsMixin:
 
         from .output_layers import show
 
-        generations = self.__dict__.setdefault("_label_generations", {})
+        generations = self._label_generations
         generation = generations[key] = generations.get(key, 0) + 1
-        self._labels_generation += 1
-        latest = self._labels_generation
 
         def done(layers) -> None:
             if generation == generations[key]:
                 show(self.viewer, layers)
 
         def finished() -> None:
-            if latest == self._labels_generation:
+            if self.labels_worker is worker:  # the latest request of any kind is done
                 self.labels_worker = None
 
         worker = thread_worker(make, start_thread=False)()
