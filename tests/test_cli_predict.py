@@ -148,6 +148,19 @@ def test_roi_predicts_part_of_the_input_and_places_it(tmp_path, capsys):
     assert out.attrs["offset"] == [40, 80]
 
 
+def test_precision_bfloat16_stays_within_its_tolerance_of_float32(tmp_path):
+    model = demo_model(2)
+    data = synthetic_em((100, 120), seed=3).raw
+    write_input(tmp_path / "in.zarr", data, (4, 4), (0, 0))
+    args = ["predict", str(model.config_path), "--weights", str(model.weights_path), "--device", "cpu"]
+    args += ["--input", str(tmp_path / "in.zarr/raw"), "--output", str(tmp_path / "out.zarr/p")]
+    args += ["--precision", "bfloat16"]
+    assert main(args) == 0
+    out = zarr.open_array(store=str(tmp_path / "out.zarr"), path="p/s0", mode="r")[:]
+    exact = predict(model.load()[1], data, device="cpu")
+    assert 0 < np.abs(out - exact).max() <= 2e-2 * max(1.0, np.abs(exact).max())
+
+
 @pytest.mark.parametrize(
     "setup,args,message",
     [

@@ -170,3 +170,44 @@ def test_raw_tiles_converted_on_the_device_give_the_same_values(dtype, pad):
     converted = predict(NETWORK, image, raw_transfer=False, **options)
     raw = predict(NETWORK, image, raw_transfer=True, **options)
     np.testing.assert_array_equal(raw, converted)  # the same IEEE division, on the host or the device
+
+
+def test_the_autocast_check_runs_once_per_network_and_weights(monkeypatch):
+    import napari_dacapo.tiling.forward as forward
+
+    network = unet()
+    passes = []
+    network.register_forward_hook(lambda module, inputs, output: passes.append(output.dtype))
+    exact = predict(network, IMAGE, pad="valid", device="cpu", tile_shape=(IMAGE.shape), dtype="float32")
+    passes.clear()
+    first = predict(network, IMAGE, pad="valid", device="cpu", tile_shape=IMAGE.shape, dtype="bfloat16")
+    assert passes == [torch.bfloat16, torch.float32]  # the one tile, then its float32 check
+    passes.clear()
+    again = predict(network, IMAGE, pad="valid", device="cpu", tile_shape=IMAGE.shape, dtype="bfloat16")
+    assert passes == [torch.bfloat16]  # the same weights: the verdict stands
+    np.testing.assert_array_equal(again, first)
+    trained = {name: value.clone() for name, value in network.state_dict().items()}
+    with torch.no_grad():  # new weights (as a checkpoint loaded into the same network): checked again
+        next(network.parameters()).mul_(1.5)
+    passes.clear()
+    predict(network, IMAGE, pad="valid", device="cpu", tile_shape=IMAGE.shape, dtype="bfloat16")
+    assert passes == [torch.bfloat16, torch.float32]
+    network.load_state_dict(trained)
+    monkeypatch.setitem(forward.AUTOCAST_TOLERANCE, torch.bfloat16, 0.0)  # a verdict holds for its tolerance
+    for expected in ([torch.bfloat16, torch.float32], [torch.float32]):  # checked, fell back; then float32 at once
+        passes.clear()
+        fallen = predict(network, IMAGE, pad="valid", device="cpu", tile_shape=IMAGE.shape, dtype="bfloat16")
+        assert passes == expected
+        np.testing.assert_array_equal(fallen, exact)
+
+
+def test_auto_precision_is_bfloat16_only_where_the_device_has_it(monkeypatch):
+    import napari_dacapo.tiling.devices as devices
+    from napari_dacapo.tiling import PredictOptions
+
+    for native, expected in ((True, torch.bfloat16), (False, torch.float32)):
+        monkeypatch.setattr(devices, "fast_bfloat16", lambda device, native=native: native)
+        assert PredictOptions(dtype="auto", device="cpu").torch_dtype == expected
+        assert PredictOptions(dtype="float16", device="cpu").torch_dtype == torch.float16  # asked for: kept
+    with pytest.raises(ValueError, match="'float64' is not a valid choice for 'dtype'"):
+        PredictOptions(dtype="float64")

@@ -165,6 +165,28 @@ def test_predict_adds_a_layer_equal_to_the_core_and_placed_on_the_input(qtbot, v
     np.testing.assert_allclose(layer.translate, (100 + 8 * context[0] / 2, -40 + 8 * context[1] / 2))
 
 
+def test_precision_auto_predicts_in_bfloat16_where_the_processor_has_it(qtbot, viewer, prediction_dock, monkeypatch):
+    import napari_dacapo.tiling.devices as devices
+
+    monkeypatch.setattr(devices, "fast_bfloat16", lambda device: True)  # as on a CPU with AVX-512 BF16
+    viewer.open_sample("napari-dacapo", "em_image")
+    image = viewer.layers["synthetic EM 2D"]
+    prediction_dock.image.value, prediction_dock.network.value = image, "demo_membranes_2d"
+    assert prediction_dock.precision.value == "auto"
+    prediction_dock.run()
+    wait_for_run(qtbot, prediction_dock)
+    assert prediction_dock.message.value.endswith(", bfloat16")
+    layer = viewer.layers["synthetic EM 2D · demo_membranes_2d"]
+    exact = predict(demo_model(2).load()[1], image.data, device="cpu")[0]
+    difference = np.abs(np.asarray(layer.data) - exact).max()
+    assert 0 < difference <= 2e-2 * max(1.0, np.abs(exact).max())  # bfloat16, within the tolerance kept
+    prediction_dock.precision.value = "float32"
+    prediction_dock.run()
+    wait_for_run(qtbot, prediction_dock)
+    assert prediction_dock.message.value.endswith(", float32")
+    np.testing.assert_allclose(np.asarray(layer.data), exact, rtol=1e-5, atol=1e-5)
+
+
 def test_super_resolution_output_sits_on_its_input(qtbot, viewer, prediction_dock, network_registry):
     network_registry.add(small_net(2, upsample_factors=[(2, 2)], name="superres"))
     image = viewer.add_image(np.random.default_rng(0).random((70, 90), dtype=np.float32), scale=(4, 6))

@@ -24,7 +24,8 @@ class RunSpec:
       (rounded up to whole tiles), None for one tile per block.
     - ``dtype``: ``"float32"``, or ``"uint8"``: ``value_range`` is mapped to 0…255
       (``round((v - lo) / (hi - lo) * 255)``, clipped).
-    - ``batch_size``: tiles per forward pass in each worker.
+    - ``batch_size``: tiles per forward pass in each worker; ``precision``: the engine's
+      compute precision (``dtype`` of :class:`~napari_dacapo.tiling.PredictOptions`).
     - ``dacapo_run``: ``config`` is a DaCapo run config and ``weights`` one of its
       checkpoints: the task's head and activation apply, and the input is normalised as
       ``normalisation`` says (``"datasplit"`` or ``"dtype"``, see :mod:`napari_dacapo.runs`).
@@ -41,6 +42,7 @@ class RunSpec:
     dtype: str = "float32"
     value_range: tuple[float, float] = (0.0, 1.0)
     batch_size: int | str = "auto"
+    precision: str = "float32"
     dacapo_run: bool = False
     normalisation: str = "datasplit"
     digests: dict[str, str] = field(default_factory=dict, compare=False)

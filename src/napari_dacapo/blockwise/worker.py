@@ -24,7 +24,9 @@ class BlockPredictor:
         self.run = run
         self.out = OutputWriter(array, run.spec.value_range)
         self.device = resolve_device(device)
-        self.options = PredictOptions(pad=run.spec.pad, device=self.device, batch_size=run.spec.batch_size)
+        self.options = PredictOptions(
+            pad=run.spec.pad, device=self.device, batch_size=run.spec.batch_size, dtype=run.spec.precision
+        )
         # set up on its device once per worker (the run owns the network), not once per block
         self._session = contextlib.ExitStack()
         self._session.enter_context(on_device(run.network, self.device))

@@ -6,6 +6,7 @@ import contextlib
 import functools
 import itertools
 import logging
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -31,6 +32,21 @@ AUTOCAST_TOLERANCE = {torch.bfloat16: 2e-2, torch.float16: 5e-3}
 output may be from the float32 one on the first batch; beyond it the run goes on in float32."""
 
 log = logging.getLogger(__name__)
+
+# verdicts of the autocast check, per network: {(device, dtype): ((weights' fingerprint,
+# tolerance), why it fell back or None)} — a preview that runs one batch per view would otherwise pay a float32
+# pass for every view
+_verdicts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _fingerprint(architecture: nn.Module) -> tuple[float, ...]:
+    """A cheap summary of the network's weights and buffers (one sum each), which changes
+    when weights are loaded or trained: a verdict holds only for the weights it was made on."""
+    tensors = [t.detach() for t in itertools.chain(architecture.parameters(), architecture.buffers())]
+    if not tensors:
+        return ()
+    with torch.no_grad():
+        return tuple(torch.stack([t.double().sum().cpu() for t in tensors]).tolist())
 
 
 def is_out_of_memory(error: BaseException) -> bool:
@@ -218,6 +234,18 @@ class Forward:
         self._checked = dtype == torch.float32
         self.memory_format = inference_memory_format(device, architecture.dims)
         self._pinned: dict[tuple, torch.Tensor] = {}
+        if not self._checked:  # checked before for these weights: the same verdict
+            self._key = (str(device), dtype)
+            self._weights = (_fingerprint(architecture), AUTOCAST_TOLERANCE.get(dtype, 0.0))
+            verdict = _verdicts.get(architecture, {}).get(self._key)
+            if verdict is not None and verdict[0] == self._weights:
+                self._checked, self.fallback = True, verdict[1]
+                self.dtype = torch.float32 if self.fallback else dtype
+
+    @property
+    def precision(self) -> str:
+        """The precision the batches run in (after the autocast check): ``"bfloat16"``, …"""
+        return str(self.dtype).removeprefix("torch.")
 
     def __call__(self, tiles: list[np.ndarray], crops: list | None = None) -> list[torch.Tensor]:
         """The outputs of ``tiles`` (one batch), each cropped on the device to its ``crops``
@@ -249,13 +277,15 @@ class Forward:
         tolerance = AUTOCAST_TOLERANCE.get(chosen, 0.0)
         if error <= tolerance:
             self.dtype = chosen
-            return y
-        self.fallback = (
-            f"{str(chosen).removeprefix('torch.')} autocast is {error:.2g} (of the output's scale) from float32 "
-            f"on the first batch, over the tolerance {tolerance:g}: predicting in float32"
-        )
-        log.warning(self.fallback)
-        return exact
+        else:
+            self.fallback = (
+                f"{str(chosen).removeprefix('torch.')} autocast is {error:.2g} (of the output's scale) from "
+                f"float32 on the first batch, over the tolerance {tolerance:g}: predicting in float32"
+            )
+            log.warning(self.fallback)
+        verdicts = _verdicts.setdefault(self.architecture, {})
+        verdicts[self._key] = (self._weights, self.fallback)
+        return y if self.fallback is None else exact
 
     def _upload(self, tiles: list[np.ndarray]) -> torch.Tensor:
         """The batch on the device, as float32; on CUDA through a pinned buffer kept for the

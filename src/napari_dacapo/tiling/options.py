@@ -8,13 +8,16 @@ from typing import Any
 import torch
 from funlib.geometry import Coordinate
 
-from .devices import resolve_device
+from .devices import resolve_device, resolve_precision
 
-__all__ = ["DTYPES", "PAD_MODES", "TILE_GROWTH", "PredictOptions", "options_from"]
+__all__ = ["DTYPES", "PAD_MODES", "PRECISIONS", "TILE_GROWTH", "PredictOptions", "options_from"]
 
 PAD_MODES = ("valid", "reflect", "zero")
 TILE_GROWTH = 0.25
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+PRECISIONS = ("auto", *DTYPES)
+"""What ``dtype`` may be: a compute precision, or ``"auto"`` (bfloat16 where the device has
+it natively, else float32; see :func:`~.devices.resolve_precision`)."""
 
 
 def _choice(value: Any, name: str, valid) -> None:
@@ -42,7 +45,7 @@ class PredictOptions:
 
     def __post_init__(self) -> None:
         _choice(self.pad, "pad", PAD_MODES)
-        _choice(self.dtype, "dtype", tuple(DTYPES))
+        _choice(self.dtype, "dtype", PRECISIONS)
         if self.batch_size != "auto" and (
             isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1
         ):
@@ -72,7 +75,8 @@ class PredictOptions:
 
     @property
     def torch_dtype(self) -> torch.dtype:
-        return DTYPES[self.dtype]
+        """The compute precision on :attr:`torch_device` (``"auto"`` resolved)."""
+        return DTYPES[resolve_precision(self.dtype, self.torch_device)]
 
     def on(self, device: torch.device) -> PredictOptions:
         """The same options with ``device`` resolved (done once per run)."""

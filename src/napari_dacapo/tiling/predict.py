@@ -74,7 +74,9 @@ def predict(
       A tile that does not fit in memory is retried smaller (not an explicit ``tile_shape``).
     - ``device``: ``"auto"`` (cuda, then mps, then cpu) or a torch device.
     - ``batch_size``: tiles per forward pass; ``"auto"`` fits it to free GPU memory (1 on CPU).
-    - ``dtype``: ``"float32"``, or ``"float16"``/``"bfloat16"`` autocast; the output is float32.
+    - ``dtype``: ``"float32"``, ``"float16"``/``"bfloat16"`` autocast, or ``"auto"`` (bfloat16
+      where the device has it natively); an autocast dtype is kept only within
+      ``AUTOCAST_TOLERANCE`` of float32 on the first batch. The output is float32.
     - ``out``: an existing array (numpy, zarr) of the output's shape to fill.
     - ``progress``: ``progress(done, total)`` per tile, or a tqdm-like object with
       ``update``/``total``.
@@ -228,7 +230,7 @@ def predict_tiles(
                     writer.put(tile, kept)
                 del pending[: len(batch)]
                 done += len(batch)
-                yield Step(done, total, tile_shape)
+                yield Step(done, total, tile_shape, forward.precision)
             writer.close()  # every tile written before the run counts as done
         finally:
             stop.set()

@@ -38,11 +38,12 @@ class Monitor:
 @dataclass(frozen=True)
 class Step:
     """Progress of a running prediction: ``done`` of ``total`` tiles (of ``tile_shape`` input
-    voxels) are in the output."""
+    voxels) are in the output, computed in ``precision`` (``""`` before the first batch)."""
 
     done: int
     total: int
     tile_shape: tuple[int, ...] = ()
+    precision: str = ""
 
 
 class Reporter:

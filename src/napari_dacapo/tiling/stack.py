@@ -89,7 +89,8 @@ def predict_stack_steps(
                 try:
                     for step in steps:
                         if step.done:  # tiles may change (memory): count the slice's share
-                            yield Step(count * per_slice + step.done * per_slice // step.total, total, step.tile_shape)
+                            done = count * per_slice + step.done * per_slice // step.total
+                            yield Step(done, total, step.tile_shape, step.precision)
                     break
                 except MemoryError as error:
                     plan = next_smaller_plan(plans, error, architecture, options.tile_shape)
