@@ -10,6 +10,8 @@ Prints, all measured in this one run:
   grown) tile the engine picked for this volume;
 - this engine on a SIZE^3 volume (``pad="reflect"``) and its ratio to each model cost, and
   on volumes of ``--other-sizes`` whose size suits the tile less well;
+- the same in bfloat16 autocast (the model alone and the engine), and the engine's largest
+  difference from its float32 result;
 - MONAI's ``sliding_window_inference`` on the same-padding twin of the network (overlap
   0.25, gaussian), with the network as it is and as the engine runs it, and the engine's
   ratio to each;
@@ -71,6 +73,18 @@ def timed(fn, repeat=2):
     return best
 
 
+def in_turns(contenders: dict) -> dict[str, float]:
+    """Output voxels/s of each ``(run, voxels)``: a warm-up each (oneDNN's kernels, the
+    allocator), then three rounds in turns, each keeping its best round."""
+    best = dict.fromkeys(contenders, float("inf"))
+    for run, _ in contenders.values():
+        run()
+    for _ in range(3):
+        for name, (run, _) in contenders.items():
+            best[name] = min(best[name], timed(run, repeat=1))
+    return {name: voxels / best[name] for name, (_, voxels) in contenders.items()}
+
+
 def memory_run(size: int, tile: int, workdir: Path) -> tuple[float, int]:
     """Peak RSS (MiB) of predicting a size^3 zarr volume into a zarr store, in a fresh process,
     and the tile it ran."""
@@ -122,9 +136,9 @@ def main() -> None:
         setups.enter_context(on_device(net, device))
         return net
 
-    def forward(tile: int, engine_setup: bool):
+    def forward(tile: int, engine_setup: bool, autocast: torch.dtype | None = None):
         """As many forward passes on a tile^3 input as the engine runs tiles (so both meet the
-        same noise); returns them and their output voxel count."""
+        same noise), in float32 or under ``autocast``; returns them and their output voxel count."""
         net = build("valid", tile).to(device)
         x = torch.rand(1, 1, tile, tile, tile, device=device)
         if engine_setup:
@@ -132,7 +146,8 @@ def main() -> None:
             x = x.contiguous(memory_format=layout)
 
         def run():
-            with torch.inference_mode():
+            lowered = torch.autocast(device.type, dtype=autocast) if autocast else contextlib.nullcontext()
+            with torch.inference_mode(), lowered:
                 for _ in range(engine_tiles):
                     net(x)
 
@@ -146,13 +161,8 @@ def main() -> None:
         "grown": forward(engine_tile, engine_setup=True),
         "engine": (lambda: predict(valid, image, pad="reflect", device=device, batch_size=1), args.size**3),
     }
-    best = dict.fromkeys(contenders, float("inf"))
-    for run, _ in contenders.values():
-        run()  # warm-up (oneDNN's kernels, the allocator)
-    for _ in range(3):
-        for name, (run, _) in contenders.items():
-            best[name] = min(best[name], timed(run, repeat=1))
-    plain, fast, grown, engine = (contenders[n][1] / best[n] for n in ("plain", "fast", "grown", "engine"))
+    rates = in_turns(contenders)
+    plain, fast, grown, engine = (rates[n] for n in ("plain", "fast", "grown", "engine"))
     rows: dict[str, object] = {"device": str(device), "threads": torch.get_num_threads()}
     rows.update(
         {
@@ -175,6 +185,22 @@ def main() -> None:
         tiles = "x".join(str(n) for n in plan.tiles_per_axis)
         rows[f"engine, {size}^3, {tiles} tiles of {plan.grid.tile_shape[0]}^3 (Mvox/s)"] = rate / 1e6
         rows[f"engine, {size}^3 / model, configured tile, as the engine runs it"] = rate / fast
+    # bfloat16 autocast: the model alone and the engine, in turns as above
+    lowered = in_turns(
+        {
+            "model": forward(engine_tile, engine_setup=True, autocast=torch.bfloat16),
+            "engine": (lambda: predict(valid, image, device=device, batch_size=1, dtype="bfloat16"), args.size**3),
+        }
+    )
+    exact, approximate = (predict(valid, image, device=device, dtype=d) for d in ("float32", "bfloat16"))
+    rows["model, engine tile, as the engine runs it, bf16 autocast (Mvox/s)"] = lowered["model"] / 1e6
+    rows["engine, bf16 autocast (Mvox/s)"] = lowered["engine"] / 1e6
+    rows["engine bf16 / model bf16, engine tile"] = lowered["engine"] / lowered["model"]
+    rows["engine bf16 / engine float32"] = lowered["engine"] / engine
+    scale = max(1.0, float(np.abs(exact).max()))
+    rows["engine bf16, largest difference from float32 (of the output's scale)"] = (
+        float(np.abs(approximate - exact).max()) / scale
+    )
     if not args.skip_monai:
         from monai.inferers import sliding_window_inference
 

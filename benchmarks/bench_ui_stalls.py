@@ -10,7 +10,9 @@ Three scenarios, driven through the real docks in a shown napari window at 1280 
   ``--seconds`` then Cancel and wait until the run has stopped;
 - ``preview``: the sample volume with preview on, the view scrolled one slice every 150 ms
   and panned for ``--seconds``;
-- ``scroll``: the same with preview off — napari's own cost of scrolling, the baseline.
+- ``scroll``: the same with preview off — napari's own cost of scrolling, the baseline;
+- ``add``: napari's own cost of adding a layer like the sample run's output (64 × 128 × 128
+  float32, no plugin code): the floor of the sample run's first gap.
 
 Prints per scenario the largest gap, the 99th percentile, how many gaps exceed 50 ms, and the
 number of ticks (a gap of 10 ms is no stall).
@@ -158,7 +160,19 @@ def preview(viewer, architecture, prediction, meter, seconds, on=True):
     return result
 
 
-SCENARIOS = {"sample": sample, "cellmap": cellmap, "preview": preview, "scroll": scroll}
+def add(viewer, architecture, prediction, meter, seconds):
+    """The baseline of ``sample``: napari adding a layer like its output, nothing else running."""
+    open_with_network(viewer, architecture, prediction, "demo_membranes_3d")
+    output = np.random.default_rng(0).random((64, 128, 128), dtype=np.float32)
+    spin(0.5)
+    meter.start()
+    spin(0.2)
+    viewer.add_image(output, name="output", colormap="green", blending="additive", scale=(8, 8, 8))
+    spin(0.5)  # the layer drawn
+    return meter.stop()
+
+
+SCENARIOS = {"sample": sample, "add": add, "cellmap": cellmap, "preview": preview, "scroll": scroll}
 
 
 def main() -> None:
